@@ -1,0 +1,120 @@
+using System.CommandLine;
+using System.Text.Json;
+using Harden.Cli.Views;
+using Harden.Execution;
+using Harden.Host;
+using Harden.Planning;
+
+namespace Harden.Cli;
+
+internal static class ApplyCommand
+{
+    public static Command Create(Streams io)
+    {
+        var common = new CommonOptions();
+        var planFile = new Argument<string?>("PLANFILE")
+        {
+            Description = "A plan saved with 'harden plan --out'; refused if the host changed since",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (for cloud-init and scripts)" };
+        var acceptRisk = new Option<bool>("--accept-lockout-risk")
+        {
+            Description = "Apply even though no allowed user could log in over SSH afterwards",
+        };
+        var lockWait = LockWaitOption();
+        var command = new Command("apply", "Converge the host to a profile: back up, write atomically, validate, reload, verify; restore by itself on failure")
+        {
+            planFile,
+        };
+        foreach (var o in common.All) command.Options.Add(o);
+        command.Options.Add(yes);
+        command.Options.Add(acceptRisk);
+        command.Options.Add(lockWait);
+        command.SetAction((r, ct) => io.GuardAsync(async () =>
+        {
+            var json = common.Json(r);
+            var progress = json ? io.Error : io.Out;
+            void Report(string line) => progress.WriteLine(line);
+
+            var saved = r.GetValue(planFile);
+            if (saved is not null && r.GetValue(common.Profile) is not null)
+                throw new HardenException("give either --profile or a PLANFILE, not both");
+            var savedPlan = saved is null ? null : Workflow.ReadSavedPlan(saved);
+            var rootGiven = r.GetResult(common.Root) is { Implicit: false };
+            var root = HostRoot.Open(savedPlan is not null && !rootGiven ? savedPlan.Root : r.GetValue(common.Root));
+            if (savedPlan is not null && savedPlan.Root != root.Path)
+                throw new HardenException($"plan {saved} was made for root {savedPlan.Root}, not {root.Path}");
+
+            using var runLock = await RunLock.AcquireAsync(root, TimeSpan.FromSeconds(r.GetValue(lockWait)), Report, ct);
+            Workflow.EnsureNoUnfinishedRun(root);
+            Plan plan;
+            if (savedPlan is not null)
+            {
+                Workflow.EnsureFresh(savedPlan, root);
+                plan = savedPlan;
+            }
+            else
+            {
+                plan = Workflow.CreatePlan(common.Request(r) with { Root = root.Path }).Plan;
+            }
+
+            if (!json) await io.Out.WriteAsync(new TextPlanView().Render(plan));
+            if (!plan.HasChanges)
+            {
+                if (json) await WriteJson(io, plan, null, "no-changes");
+                return ExitCodes.Success;
+            }
+            if (plan.LockoutRisk is { } risk && !r.GetValue(acceptRisk))
+                throw new HardenException($"refusing to apply: {risk}", ExitCodes.LockoutRefused);
+            if (!await ConfirmAsync(io, r.GetValue(yes), "Apply these changes?"))
+                return ExitCodes.Error;
+
+            var executor = new Executor(root, new CliWrapCommandRunner(root), TimeProvider.System, Report);
+            var result = await executor.ApplyAsync(plan, ct);
+            if (json) await WriteJson(io, plan, result, "applied");
+            else
+                await io.Out.WriteLineAsync(
+                    $"Applied: {result.FilesWritten} file(s) written, {result.CommandsRun} command(s) run. Run {result.RunId}; undo with: harden rollback{(root.IsLive ? "" : $" --root {root.Path}")} --run {result.RunId}");
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    internal static Option<int> LockWaitOption() => new("--lock-timeout")
+    {
+        Description = "Seconds to wait for another harden run on the same root to finish",
+        DefaultValueFactory = _ => 30,
+    };
+
+    /// <summary>Asks at a terminal; without one (cloud-init, CI) refuses unless --yes was given.</summary>
+    internal static async Task<bool> ConfirmAsync(Streams io, bool yes, string question)
+    {
+        if (yes) return true;
+        if (io.Prompt is null)
+            throw new HardenException("no terminal to confirm at: pass --yes to proceed unattended");
+        await io.Out.WriteAsync($"{question} Only 'yes' is accepted: ");
+        var answer = await io.Prompt.ReadLineAsync();
+        if (answer?.Trim() == "yes") return true;
+        await io.Error.WriteLineAsync("harden: cancelled; nothing was changed");
+        return false;
+    }
+
+    private static async Task WriteJson(Streams io, Plan plan, ApplyResult? result, string outcome)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("format_version", Plan.CurrentFormatVersion);
+            w.WriteString("outcome", outcome);
+            w.WriteString("run_id", result?.RunId);
+            w.WriteNumber("files_written", result?.FilesWritten ?? 0);
+            w.WriteNumber("commands_run", result?.CommandsRun ?? 0);
+            w.WritePropertyName("plan");
+            JsonSerializer.Serialize(w, plan, HardenJson.Default.Plan);
+            w.WriteEndObject();
+        }
+        await io.Out.WriteLineAsync(System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+    }
+}

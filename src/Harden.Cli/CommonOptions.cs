@@ -1,0 +1,55 @@
+using System.CommandLine;
+
+namespace Harden.Cli;
+
+/// <summary>Options shared by plan and apply; one instance per command, as System.CommandLine requires.</summary>
+internal sealed class CommonOptions
+{
+    public Option<string> Profile { get; } = new("--profile", "-p")
+    {
+        Description = "Profile name (see 'harden profiles list') or path to a profile YAML file",
+    };
+
+    public Option<string> Root { get; } = new("--root")
+    {
+        Description = "Root of the system to harden: / for this host, or a mounted image for offline use",
+        DefaultValueFactory = _ => "/",
+    };
+
+    public Option<string[]> Set { get; } = new("--set")
+    {
+        Description = "Set a profile variable, KEY=VALUE (repeatable; lists are comma-separated)",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public Option<string> Format { get; } = new("--format")
+    {
+        Description = "Output format: text, or json (one document with format_version, nothing else on stdout)",
+        DefaultValueFactory = _ => "text",
+    };
+
+    public Option<string?> Templates { get; } = new("--templates")
+    {
+        Description = "Folder of templates that override the built-in ones (paths cannot leave it)",
+    };
+
+    public Option<string?> Operator { get; } = new("--operator")
+    {
+        Description = "The user who must still be able to log in over SSH afterwards (default: $SUDO_USER)",
+    };
+
+    public CommonOptions() => Format.AcceptOnlyFromAmong("text", "json");
+
+    public IEnumerable<Option> All => [Profile, Root, Set, Format, Templates, Operator];
+
+    public PlanRequest Request(ParseResult r, string? profile = null) => new(
+        profile ?? r.GetValue(Profile) ?? throw new HardenException("--profile is required (see 'harden profiles list')"),
+        r.GetValue(Root),
+        r.GetValue(Set) ?? [],
+        r.GetValue(Templates),
+        r.GetValue(Operator) ?? NonEmpty(Environment.GetEnvironmentVariable("SUDO_USER")));
+
+    private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+
+    public bool Json(ParseResult r) => r.GetValue(Format) == "json";
+}

@@ -1,0 +1,40 @@
+using System.CommandLine;
+using System.Text.Json;
+using Harden.Cli.Views;
+
+namespace Harden.Cli;
+
+internal static class PlanCommand
+{
+    public static Command Create(Streams io)
+    {
+        var common = new CommonOptions();
+        var detailed = new Option<bool>("--detailed-exitcode")
+        {
+            Description = "Exit 0 when nothing would change, 2 when changes are pending, 1 on error",
+        };
+        var outFile = new Option<string?>("--out")
+        {
+            Description = "Save the plan as JSON, to apply later with 'harden apply PLANFILE'",
+        };
+        var command = new Command("plan", "Show what apply would change (a dry run: writes nothing, anywhere)");
+        foreach (var o in common.All) command.Options.Add(o);
+        command.Options.Add(detailed);
+        command.Options.Add(outFile);
+        command.SetAction((r, ct) => io.GuardAsync(async () =>
+        {
+            var (plan, _) = Workflow.CreatePlan(common.Request(r));
+            if (r.GetValue(outFile) is { } path)
+            {
+                // The one write plan makes is the file the user asked for, never under --root.
+                await File.WriteAllBytesAsync(path, JsonSerializer.SerializeToUtf8Bytes(plan, HardenJson.Default.Plan), ct);
+            }
+            IPlanView view = common.Json(r) ? new JsonPlanView() : new TextPlanView();
+            await io.Out.WriteAsync(view.Render(plan));
+            if (r.GetValue(outFile) is { } saved && !common.Json(r))
+                await io.Out.WriteLineAsync($"Saved the plan to {saved}; apply it with: harden apply {saved}");
+            return r.GetValue(detailed) && plan.HasChanges ? ExitCodes.ChangesPending : ExitCodes.Success;
+        }));
+        return command;
+    }
+}

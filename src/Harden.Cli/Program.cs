@@ -1,0 +1,48 @@
+using System.CommandLine;
+
+namespace Harden.Cli;
+
+public static class Program
+{
+    public static Task<int> Main(string[] args) => RunAsync(args, Console.Out, Console.Error, Console.IsInputRedirected ? null : Console.In);
+
+    /// <summary>The whole CLI, with its streams passed in so tests can drive it in-process.</summary>
+    /// <param name="prompt">Where to read a confirmation from; null when nobody is at a terminal.</param>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, TextReader? prompt = null, CancellationToken ct = default)
+    {
+        var console = new Streams(output, error, prompt);
+        var root = new RootCommand(
+            "harden: bring a Linux server to the HIPAA Security Rule technical safeguards (45 CFR 164.312) and keep it there.\n" +
+            "'plan' shows what would change, 'apply' changes it with backups and automatic restore on failure, 'rollback' undoes a run.")
+        {
+            PlanCommand.Create(console),
+            ApplyCommand.Create(console),
+            RollbackCommand.Create(console),
+            ProfilesCommand.Create(console),
+        };
+        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);
+    }
+}
+
+/// <summary>The streams a command writes to; progress goes to stderr when stdout carries JSON.</summary>
+public sealed record Streams(TextWriter Out, TextWriter Error, TextReader? Prompt)
+{
+    /// <summary>Runs a command body, turning a <see cref="HardenException"/> into its message and exit code.</summary>
+    public async Task<int> GuardAsync(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (HardenException e)
+        {
+            await Error.WriteLineAsync($"harden: {e.Message}");
+            return e.ExitCode;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await Error.WriteLineAsync($"harden: {e.Message}");
+            return ExitCodes.Error;
+        }
+    }
+}

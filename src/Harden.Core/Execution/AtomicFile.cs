@@ -1,0 +1,55 @@
+using Harden.Host;
+
+namespace Harden.Execution;
+
+/// <summary>
+/// Writes that are never seen half-done: a temp file in the same directory, fsync, mode and owner
+/// set on the open handle, rename over the target, fsync of the directory.
+/// </summary>
+public static class AtomicFile
+{
+    public static void Write(HostRoot root, string targetPath, byte[] content, UnixFileMode mode, uint uid, uint gid)
+    {
+        var mapped = root.Resolve(targetPath);
+        var directory = Path.GetDirectoryName(mapped)!;
+        Directory.CreateDirectory(directory);
+        WriteMapped(mapped, content, mode, uid, gid);
+    }
+
+    /// <summary>For harden's own state files, whose paths it builds itself.</summary>
+    internal static void WriteMapped(string mapped, byte[] content, UnixFileMode mode, uint uid, uint gid)
+    {
+        var directory = Path.GetDirectoryName(mapped)!;
+        var temp = Path.Combine(directory, $".{Path.GetFileName(mapped)}.harden-{Guid.NewGuid():N}");
+        try
+        {
+            using (var stream = new FileStream(temp, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                Share = FileShare.None,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            }))
+            {
+                stream.Write(content);
+                stream.Flush(flushToDisk: true);
+                Native.Chown(stream.SafeFileHandle, uid, gid);
+                File.SetUnixFileMode(stream.SafeFileHandle, mode);
+            }
+            File.Move(temp, mapped, overwrite: true);
+            Native.FsyncDirectory(directory);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    public static void Delete(HostRoot root, string targetPath)
+    {
+        var mapped = root.Resolve(targetPath);
+        if (!File.Exists(mapped)) return;
+        File.Delete(mapped);
+        Native.FsyncDirectory(Path.GetDirectoryName(mapped)!);
+    }
+}

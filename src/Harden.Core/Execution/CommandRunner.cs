@@ -1,0 +1,66 @@
+using System.Collections.Immutable;
+using CliWrap;
+using CliWrap.Buffered;
+using Harden.Host;
+
+namespace Harden.Execution;
+
+public sealed record CommandResult(int ExitCode, string StandardOutput, string StandardError)
+{
+    public bool Succeeded => ExitCode == 0;
+
+    /// <summary>The command's own words, for an error message: stderr first, else stdout.</summary>
+    public string Message => (StandardError.Trim().Length > 0 ? StandardError : StandardOutput).Trim();
+}
+
+/// <summary>The one door through which harden runs programs, so tests and dry runs can see every call.</summary>
+public interface ICommandRunner
+{
+    Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Runs commands with CliWrap. Under an offline root every command runs as
+/// <c>chroot ROOT cmd …</c>, so it sees the image's binaries and files, never this machine's.
+/// </summary>
+public sealed class CliWrapCommandRunner(HostRoot root) : ICommandRunner
+{
+    private static readonly ImmutableDictionary<string, string?> Environment = new Dictionary<string, string?>
+    {
+        ["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ["LC_ALL"] = "C",
+        ["DEBIAN_FRONTEND"] = "noninteractive",
+    }.ToImmutableDictionary();
+
+    public async Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken cancellationToken)
+    {
+        var full = root.IsLive ? argv : ["chroot", root.Path, .. argv];
+        try
+        {
+            var result = await Cli.Wrap(ResolveExecutable(full[0]))
+                .WithArguments(full.Skip(1))
+                .WithEnvironmentVariables(Environment)
+                .WithValidation(CommandResultValidation.None)
+                .ExecuteBufferedAsync(cancellationToken);
+            return new CommandResult(result.ExitCode, result.StandardOutput, result.StandardError);
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return new CommandResult(127, "", $"{full[0]}: {e.Message}");
+        }
+    }
+
+    private static string ResolveExecutable(string name)
+    {
+        if (name.Contains('/')) return name;
+        foreach (var dir in Environment["PATH"]!.Split(':'))
+        {
+            var candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate)) return candidate;
+        }
+        return name;
+    }
+
+    public static string Display(IEnumerable<string> argv) =>
+        string.Join(' ', argv.Select(a => a.Length == 0 || a.Any(c => char.IsWhiteSpace(c) || c is '\'' or '"' or '$') ? $"'{a.Replace("'", "'\\''")}'" : a));
+}

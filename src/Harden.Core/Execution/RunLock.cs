@@ -1,0 +1,63 @@
+using System.Text;
+using Harden.Host;
+
+namespace Harden.Execution;
+
+/// <summary>
+/// One harden run per root at a time. .NET takes an exclusive flock for FileShare.None on Unix, and
+/// the kernel drops it when the process dies, so a crashed run never leaves a stale lock behind.
+/// </summary>
+public sealed class RunLock : IDisposable
+{
+    private readonly FileStream _stream;
+
+    private RunLock(FileStream stream) => _stream = stream;
+
+    public static async Task<RunLock> AcquireAsync(HostRoot root, TimeSpan wait, Action<string> report, CancellationToken ct)
+    {
+        var directory = root.Map(RunJournal.StateDirectory);
+        if (root.FindSymlink(RunJournal.StateDirectory) is { } link)
+            throw new HardenException($"refusing to use a state directory that is a symlink: {link}");
+        Directory.CreateDirectory(directory);
+        var path = directory + "/lock";
+        var deadline = DateTime.UtcNow + wait;
+        var told = false;
+        while (true)
+        {
+            try
+            {
+                var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                stream.SetLength(0);
+                stream.Write(Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n"));
+                stream.Flush(flushToDisk: true);
+                return new RunLock(stream);
+            }
+            catch (IOException)
+            {
+                var holder = ReadHolder(path);
+                if (DateTime.UtcNow >= deadline)
+                    throw new HardenException($"another harden run (pid {holder}) holds the lock {path}");
+                if (!told)
+                {
+                    report($"waiting for another harden run (pid {holder}) to finish…");
+                    told = true;
+                }
+                await Task.Delay(200, ct);
+            }
+        }
+    }
+
+    private static string ReadHolder(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path).Trim() is { Length: > 0 } pid ? pid : "unknown";
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
+
+    public void Dispose() => _stream.Dispose();
+}

@@ -1,0 +1,81 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Harden.Planning;
+
+namespace Harden.Execution;
+
+/// <summary>
+/// Checks the configuration a run wrote before anything is reloaded, with each daemon's own checker
+/// where one exists. auditd has none (augenrules --check only reports whether a rebuild is due), so
+/// audit rules are linted here and their syscall names confirmed with ausyscall.
+/// </summary>
+public sealed partial class Validators(ICommandRunner runner)
+{
+    public async Task<string?> CheckAsync(string validator, FileChange file, CancellationToken ct)
+    {
+        switch (validator)
+        {
+            case Planner.SshdValidator:
+                return Fail("sshd -t", await runner.RunAsync(["sshd", "-t"], ct));
+            case "rsyslog":
+                return Fail("rsyslogd -N1", await runner.RunAsync(["rsyslogd", "-N1", "-f", "/etc/rsyslog.conf"], ct));
+            case "sudoers":
+                return Fail("visudo -c", await runner.RunAsync(["visudo", "-cf", file.Path], ct));
+            case "shell":
+                return Fail("sh -n", await runner.RunAsync(["sh", "-n", file.Path], ct));
+            case "audit":
+                return await CheckAuditRulesAsync(file, ct);
+            default:
+                return $"unknown validator '{validator}' for {file.Path}";
+        }
+    }
+
+    private static string? Fail(string what, CommandResult result) =>
+        result.Succeeded ? null : $"{what} failed (exit {result.ExitCode}): {result.Message}";
+
+    [GeneratedRegex(@"^-w\s+/\S*(\s+-p\s+[rwxa]+)?(\s+-k\s+[A-Za-z0-9_-]+)?$")]
+    private static partial Regex WatchRule();
+
+    [GeneratedRegex(@"^-a\s+(always|never),(exit|task|user|exclude|filesystem|io_uring)((\s+-F\s+[a-z0-9_]+(=|!=|<=|>=|<|>|&=|&)[^\s]+)|(\s+-S\s+[a-z0-9_,]+)|(\s+-C\s+\S+))*(\s+-k\s+[A-Za-z0-9_-]+)?$")]
+    private static partial Regex SyscallRule();
+
+    [GeneratedRegex(@"^(-D|-e [012]|-b \d+|-f [012]|-r \d+|--backlog_wait_time \d+|-i|--loginuid-immutable|--reset-lost)(\s+-k\s+\S+)?$")]
+    private static partial Regex ControlRule();
+
+    /// <summary>Lints each rule line against auditctl's grammar and asks ausyscall about every syscall name.</summary>
+    public async Task<string?> CheckAuditRulesAsync(FileChange file, CancellationToken ct)
+    {
+        var lines = file.Content.Split('\n');
+        var syscalls = new HashSet<(string Arch, string Name)>();
+        var errors = new StringBuilder();
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = Regex.Replace(lines[i].Trim(), @"\s+", " ");
+            if (line.Length == 0 || line.StartsWith('#')) continue;
+            if (WatchRule().IsMatch(line) || ControlRule().IsMatch(line)) continue;
+            if (!SyscallRule().IsMatch(line))
+            {
+                errors.Append($"{file.Path}:{i + 1}: not a valid audit rule: {line}\n");
+                continue;
+            }
+            var arch = Regex.Match(line, @"-F arch=(b32|b64)\b") is { Success: true } m ? m.Groups[1].Value : null;
+            if (arch is null)
+            {
+                errors.Append($"{file.Path}:{i + 1}: syscall rule without -F arch=b64 or b32: {line}\n");
+                continue;
+            }
+            foreach (Match s in Regex.Matches(line, @"-S ([a-z0-9_,]+)"))
+            {
+                foreach (var name in s.Groups[1].Value.Split(',')) syscalls.Add((arch, name));
+            }
+        }
+        foreach (var (arch, name) in syscalls.Order())
+        {
+            // ausyscall takes b64/b32 itself and maps them to the target's own architecture.
+            var result = await runner.RunAsync(["ausyscall", arch, name, "--exact"], ct);
+            if (!result.Succeeded)
+                errors.Append($"{file.Path}: syscall '{name}' is unknown for {arch} (ausyscall: {result.Message})\n");
+        }
+        return errors.Length == 0 ? null : "audit rule check failed:\n" + errors.ToString().TrimEnd();
+    }
+}

@@ -1,0 +1,96 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
+using Harden.Execution;
+
+namespace Harden.Host;
+
+/// <summary>Reads the parts of a root that planning needs. Reads only; never writes.</summary>
+public static class HostReader
+{
+    public const string SshdConfig = "/etc/ssh/sshd_config";
+    public const string SshdDropInDir = "/etc/ssh/sshd_config.d";
+
+    public static HostSnapshot Read(HostRoot root, IEnumerable<string> targetPaths)
+    {
+        var dropIns = ListDropIns(root);
+        var paths = targetPaths.Concat([SshdConfig, "/etc/passwd", "/etc/group"]).Concat(dropIns).Distinct();
+        var files = paths.ToImmutableDictionary(p => p, p => ReadFile(root, p));
+
+        var users = ParseUsers(Text(files["/etc/passwd"]));
+        return new HostSnapshot(
+            root.Path,
+            root.IsLive,
+            files,
+            users,
+            ParseGroups(Text(files["/etc/group"])),
+            ReadInstalledPackages(root),
+            dropIns,
+            ReadAuthorizedKeys(root, users),
+            RunJournal.FindUnfinished(root)?.RunId);
+    }
+
+    public static FileState ReadFile(HostRoot root, string targetPath)
+    {
+        var mapped = root.Map(targetPath);
+        if (root.FindSymlink(targetPath) is { } link)
+            return FileState.Missing with { Symlink = link };
+        var info = new FileInfo(mapped);
+        if (!info.Exists) return FileState.Missing;
+        var (uid, gid) = Native.Owner(mapped);
+        return new FileState(true, File.ReadAllBytes(mapped), info.UnixFileMode, uid, gid, null);
+    }
+
+    /// <summary>How many key lines each login-capable user has in ~/.ssh/authorized_keys (sshd's default place).</summary>
+    private static ImmutableDictionary<string, long> ReadAuthorizedKeys(HostRoot root, ImmutableArray<UserAccount> users)
+    {
+        var keys = ImmutableDictionary.CreateBuilder<string, long>(StringComparer.Ordinal);
+        foreach (var user in users.Where(u => (u.Uid == 0 || u.Uid >= 1000) && u.Home.StartsWith('/') && !u.Home.Split('/').Contains("..")))
+        {
+            var state = ReadFile(root, user.Home.TrimEnd('/') + "/.ssh/authorized_keys");
+            if (!state.Exists) continue;
+            keys[user.Name] = Encoding.UTF8.GetString(state.Content).Split('\n')
+                .Count(l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#'));
+        }
+        return keys.ToImmutable();
+    }
+
+    private static ImmutableArray<string> ListDropIns(HostRoot root)
+    {
+        var dir = root.Map(SshdDropInDir);
+        if (!Directory.Exists(dir) || root.FindSymlink(SshdDropInDir) is not null) return [];
+        // sshd expands the Include glob in lexical order, so keep that order.
+        return [.. Directory.EnumerateFiles(dir, "*.conf").Select(p => SshdDropInDir + "/" + Path.GetFileName(p)).Order(StringComparer.Ordinal)];
+    }
+
+    private static string Text(FileState f) => f.Exists ? Encoding.UTF8.GetString(f.Content) : "";
+
+    internal static ImmutableArray<UserAccount> ParseUsers(string passwd) =>
+        [.. passwd.Split('\n').Select(l => l.Split(':')).Where(p => p.Length >= 7
+                && uint.TryParse(p[2], NumberStyles.None, CultureInfo.InvariantCulture, out _)
+                && uint.TryParse(p[3], NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            .Select(p => new UserAccount(p[0], uint.Parse(p[2], CultureInfo.InvariantCulture), uint.Parse(p[3], CultureInfo.InvariantCulture), p[5]))];
+
+    internal static ImmutableArray<GroupEntry> ParseGroups(string group) =>
+        [.. group.Split('\n').Select(l => l.Split(':')).Where(p => p.Length >= 4
+                && uint.TryParse(p[2], NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            .Select(p => new GroupEntry(p[0], uint.Parse(p[2], CultureInfo.InvariantCulture),
+                [.. p[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]))];
+
+    /// <summary>Packages dpkg records as installed ("install ok installed").</summary>
+    private static ImmutableHashSet<string> ReadInstalledPackages(HostRoot root)
+    {
+        var status = root.Map("/var/lib/dpkg/status");
+        if (!File.Exists(status)) return [];
+        var installed = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
+        string? package = null;
+        foreach (var line in File.ReadLines(status))
+        {
+            if (line.StartsWith("Package: ", StringComparison.Ordinal)) package = line[9..].Trim();
+            else if (line.StartsWith("Status: ", StringComparison.Ordinal) && line.EndsWith(" installed", StringComparison.Ordinal)
+                && !line.Contains("not-installed", StringComparison.Ordinal) && package is not null)
+                installed.Add(package);
+        }
+        return installed.ToImmutable();
+    }
+}

@@ -1,0 +1,326 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Harden.Profiles;
+
+/// <summary>
+/// Reads profile YAML into a <see cref="Profile"/>, following <c>extends</c>. Uses YamlDotNet's node
+/// model rather than reflection-based deserialisation: it keeps start-up cheap and NativeAOT-safe, and
+/// every node carries its line, so each error can say file and line.
+/// </summary>
+public sealed class ProfileLoader(IProfileSource source)
+{
+    private const int MaxDepth = 8;
+
+    /// <summary>Loads a profile by shipped name or by path to a YAML file.</summary>
+    public static Profile Load(string nameOrPath)
+    {
+        if (LooksLikePath(nameOrPath))
+        {
+            var full = Path.GetFullPath(nameOrPath);
+            if (!File.Exists(full)) throw new HardenException($"profile file '{nameOrPath}' does not exist");
+            var dir = Path.GetDirectoryName(full)!;
+            var loader = new ProfileLoader(new LayeredProfileSource(new DirectoryProfileSource(dir), EmbeddedProfileSource.Instance));
+            return loader.LoadNamed(Path.GetFileNameWithoutExtension(full));
+        }
+        return new ProfileLoader(EmbeddedProfileSource.Instance).LoadNamed(nameOrPath);
+    }
+
+    public static bool LooksLikePath(string s) =>
+        s.Contains('/') || s.EndsWith(".yaml", StringComparison.Ordinal) || s.EndsWith(".yml", StringComparison.Ordinal);
+
+    public Profile LoadNamed(string name)
+    {
+        var chain = new List<ProfileDocument>();
+        var current = name;
+        while (current is not null)
+        {
+            if (!Patterns.ProfileName().IsMatch(current))
+                throw new HardenException($"profile name '{VariableDefinition.Printable(current)}' is not valid: a profile is named by letters, digits, '.', '_' and '-' and lives in its folder");
+            if (chain.Any(d => d.Name == current))
+                throw new HardenException($"profile '{name}': 'extends' forms a cycle ({string.Join(" -> ", chain.Select(d => d.Name).Append(current))})");
+            if (chain.Count >= MaxDepth)
+                throw new HardenException($"profile '{name}': 'extends' is nested deeper than {MaxDepth}");
+            var found = source.TryRead(current) ?? throw UnknownProfile(current, chain.LastOrDefault());
+            var doc = ProfileDocument.Parse(current, found.Text, found.Origin);
+            chain.Add(doc);
+            current = doc.Extends;
+        }
+        chain.Reverse();
+        return Merge(chain);
+    }
+
+    private HardenException UnknownProfile(string name, ProfileDocument? child)
+    {
+        var known = string.Join(", ", source.Names());
+        var where = child is null ? "" : $" (extended by {child.Origin})";
+        return new HardenException($"unknown profile '{name}'{where}; known profiles: {known}");
+    }
+
+    private static Profile Merge(List<ProfileDocument> chain)
+    {
+        var variables = new List<VariableSpec>();
+        var handlers = ImmutableDictionary.CreateBuilder<string, Handler>(StringComparer.Ordinal);
+        var modules = new List<Module>();
+        foreach (var doc in chain)
+        {
+            foreach (var spec in doc.Variables)
+            {
+                var i = variables.FindIndex(v => v.Name == spec.Name);
+                if (i >= 0) variables[i] = variables[i].OverriddenBy(spec);
+                else variables.Add(spec);
+            }
+            foreach (var h in doc.Handlers) handlers[h.Id] = h;
+            foreach (var id in doc.RemoveModules)
+            {
+                if (modules.RemoveAll(m => m.Id == id) == 0)
+                    throw new HardenException($"{doc.Origin}: remove_modules names '{id}', which no base profile has");
+            }
+            foreach (var m in doc.Modules)
+            {
+                var i = modules.FindIndex(x => x.Id == m.Id);
+                if (i >= 0) modules[i] = m;
+                else modules.Add(m);
+            }
+        }
+
+        var top = chain[^1];
+        var definitions = variables.Select(v => v.Build()).ToImmutableArray();
+        var profile = new Profile(
+            top.Name,
+            top.Description ?? chain.Select(d => d.Description).LastOrDefault(d => d is not null) ?? "",
+            chain.Select(d => d.Platform).LastOrDefault(p => p is not null) ?? "linux",
+            top.Origin,
+            [.. chain.Select(d => d.Name)],
+            definitions,
+            [.. modules],
+            handlers.ToImmutable());
+        CheckReferences(profile, chain);
+        return profile;
+    }
+
+    /// <summary>Names that modules use must exist, so a typo fails at load time, not mid-apply.</summary>
+    private static void CheckReferences(Profile profile, List<ProfileDocument> chain)
+    {
+        var origin = string.Join(", ", chain.Select(d => d.Origin));
+        foreach (var m in profile.Modules)
+        {
+            foreach (var h in m.Handlers)
+            {
+                if (!profile.Handlers.ContainsKey(h))
+                    throw new HardenException($"{origin}: module '{m.Id}' names handler '{h}', which is not defined (defined: {string.Join(", ", profile.Handlers.Keys.Order())})");
+            }
+            foreach (var r in m.Requires.Append(m.GroupsFrom).Append(m.MembersFrom).OfType<string>())
+            {
+                if (profile.FindVariable(r) is null)
+                    throw new HardenException($"{origin}: module '{m.Id}' refers to variable '{r}', which is not declared");
+            }
+            foreach (var g in new[] { m.GroupsFrom, m.MembersFrom }.OfType<string>())
+            {
+                if (profile.FindVariable(g)!.Type != VariableType.Names)
+                    throw new HardenException($"{origin}: module '{m.Id}': groups_from and members_from must name variables of type names");
+            }
+        }
+    }
+}
+
+/// <summary>A variable as one profile document states it; fields left null are inherited.</summary>
+internal sealed record VariableSpec(
+    string Name, string Origin, int Line, VariableType? Type, string? Default, string? Description,
+    long? Min, long? Max, bool? Optional)
+{
+    public VariableSpec OverriddenBy(VariableSpec child) => new(
+        Name, child.Origin, child.Line, child.Type ?? Type, child.Default ?? Default,
+        child.Description ?? Description, child.Min ?? Min, child.Max ?? Max, child.Optional ?? Optional);
+
+    public VariableDefinition Build()
+    {
+        if (Type is not { } type)
+            throw new HardenException($"{Origin}:{Line}: variable '{Name}' has no type (string, int, bool, host, port, names, path)");
+        var definition = new VariableDefinition(Name, type, null, Description ?? "", Min, Max, Optional ?? false);
+        if (Default is null)
+            return definition;
+        try
+        {
+            return definition with { Default = definition.Parse(Default) };
+        }
+        catch (HardenException e)
+        {
+            throw new HardenException($"{Origin}:{Line}: default of {e.Message}");
+        }
+    }
+}
+
+/// <summary>One YAML profile file, checked key by key so that a misspelt key is an error with its line.</summary>
+internal sealed record ProfileDocument(
+    string Name, string Origin, string? Extends, string? Description, string? Platform,
+    ImmutableArray<VariableSpec> Variables, ImmutableArray<Handler> Handlers,
+    ImmutableArray<Module> Modules, ImmutableArray<string> RemoveModules)
+{
+    public static ProfileDocument Parse(string name, string text, string origin)
+    {
+        var yaml = new YamlStream();
+        try
+        {
+            yaml.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            throw new HardenException($"{origin}:{e.Start.Line}:{e.Start.Column}: malformed YAML: {(e.InnerException ?? e).Message}");
+        }
+        if (yaml.Documents.Count != 1 || yaml.Documents[0].RootNode is not YamlMappingNode root)
+            throw new HardenException($"{origin}: a profile is one YAML mapping (name, description, variables, modules, …)");
+
+        var r = new Reader(origin);
+        r.OnlyKeys(root, "name", "description", "platform", "extends", "variables", "handlers", "modules", "remove_modules");
+        var declared = r.OptionalScalar(root, "name");
+        if (declared is not null && declared != name)
+            throw new HardenException($"{origin}: 'name: {declared}' does not match the file name '{name}'");
+
+        var variables = ImmutableArray.CreateBuilder<VariableSpec>();
+        if (r.Optional<YamlMappingNode>(root, "variables") is { } vars)
+        {
+            foreach (var (key, value) in vars.Children)
+            {
+                var varName = r.Scalar(key);
+                if (!Patterns.Identifier().IsMatch(varName))
+                    throw r.Error(key, $"variable name '{varName}' is not an identifier (letters, digits, '_')");
+                var v = r.Expect<YamlMappingNode>(value, $"variable '{varName}'");
+                r.OnlyKeys(v, "type", "default", "description", "min", "max", "optional");
+                VariableType? type = r.OptionalScalar(v, "type") is { } t
+                    ? Enum.TryParse<VariableType>(t, ignoreCase: true, out var parsed) && t.All(char.IsLower)
+                        ? parsed
+                        : throw r.Error(v, $"variable '{varName}': unknown type '{t}' (string, int, bool, host, port, names, path)")
+                    : null;
+                string? def = v.Children.TryGetValue(new YamlScalarNode("default"), out var d)
+                    ? d switch
+                    {
+                        YamlSequenceNode seq => string.Join(",", seq.Children.Select(r.Scalar)),
+                        _ => r.Scalar(d),
+                    }
+                    : null;
+                variables.Add(new VariableSpec(varName, origin, (int)key.Start.Line, type, def,
+                    r.OptionalScalar(v, "description"), r.OptionalLong(v, "min"), r.OptionalLong(v, "max"),
+                    r.OptionalBool(v, "optional")));
+            }
+        }
+
+        var handlers = ImmutableArray.CreateBuilder<Handler>();
+        if (r.Optional<YamlMappingNode>(root, "handlers") is { } hs)
+        {
+            foreach (var (key, value) in hs.Children)
+            {
+                var h = r.Expect<YamlMappingNode>(value, $"handler '{r.Scalar(key)}'");
+                r.OnlyKeys(h, "description", "run", "offline", "live_only", "touches");
+                handlers.Add(new Handler(r.Scalar(key), r.OptionalScalar(h, "description") ?? "",
+                    r.List(h, "run", required: true), r.List(h, "offline"), r.OptionalBool(h, "live_only") ?? false, r.List(h, "touches")));
+            }
+        }
+
+        var modules = ImmutableArray.CreateBuilder<Module>();
+        if (r.Optional<YamlSequenceNode>(root, "modules") is { } ms)
+        {
+            foreach (var node in ms.Children)
+                modules.Add(ParseModule(r, r.Expect<YamlMappingNode>(node, "module")));
+        }
+        var dupe = modules.GroupBy(m => m.Id).FirstOrDefault(g => g.Count() > 1);
+        if (dupe is not null) throw new HardenException($"{origin}: module id '{dupe.Key}' appears twice");
+
+        return new ProfileDocument(name, origin, r.OptionalScalar(root, "extends"), r.OptionalScalar(root, "description"),
+            r.OptionalScalar(root, "platform"), variables.ToImmutable(), handlers.ToImmutable(), modules.ToImmutable(),
+            r.List(root, "remove_modules"));
+    }
+
+    private static Module ParseModule(Reader r, YamlMappingNode m)
+    {
+        r.OnlyKeys(m, "id", "title", "citations", "files", "packages", "groups_from", "members_from", "requires", "handlers", "verify");
+        var id = r.RequiredScalar(m, "id");
+        var files = ImmutableArray.CreateBuilder<ManagedFile>();
+        if (r.Optional<YamlSequenceNode>(m, "files") is { } fs)
+        {
+            foreach (var node in fs.Children)
+            {
+                var f = r.Expect<YamlMappingNode>(node, $"file of module '{id}'");
+                r.OnlyKeys(f, "path", "template", "mode", "owner", "group", "validate");
+                var path = r.RequiredScalar(f, "path");
+                if (!path.StartsWith('/') || path.Split('/').Any(s => s is ".." or ".") || path.EndsWith('/'))
+                    throw r.Error(f, $"module '{id}': path '{path}' must be an absolute file path without '.' or '..'");
+                var template = r.RequiredScalar(f, "template");
+                if (template.StartsWith('/') || template.Split('/').Any(s => s is ".." or "." or ""))
+                    throw r.Error(f, $"module '{id}': template '{template}' must be a relative path inside templates/");
+                var modeText = r.OptionalScalar(f, "mode") ?? "0644";
+                int mode;
+                try
+                {
+                    mode = Convert.ToInt32(modeText, 8);
+                }
+                catch (FormatException)
+                {
+                    throw r.Error(f, $"module '{id}': mode '{modeText}' is not octal, e.g. \"0644\"");
+                }
+                if (mode is < 0 or > 0x1FF) throw r.Error(f, $"module '{id}': mode '{modeText}' must be within 0000..0777");
+                files.Add(new ManagedFile(path, template, (UnixFileMode)mode,
+                    r.OptionalScalar(f, "owner") ?? "root", r.OptionalScalar(f, "group") ?? "root", r.OptionalScalar(f, "validate")));
+            }
+        }
+        return new Module(id, r.OptionalScalar(m, "title") ?? id, r.List(m, "citations"), files.ToImmutable(),
+            r.List(m, "packages"), r.OptionalScalar(m, "groups_from"), r.OptionalScalar(m, "members_from"), r.List(m, "requires"), r.List(m, "handlers"),
+            r.OptionalScalar(m, "verify"));
+    }
+
+    /// <summary>Typed access to YAML nodes; every error names file and line.</summary>
+    private sealed class Reader(string origin)
+    {
+        public HardenException Error(YamlNode node, string message) =>
+            new($"{origin}:{node.Start.Line}: {message}");
+
+        public void OnlyKeys(YamlMappingNode node, params string[] allowed)
+        {
+            foreach (var key in node.Children.Keys)
+            {
+                var k = Scalar(key);
+                if (!allowed.Contains(k))
+                    throw Error(key, $"unknown key '{k}' (expected one of: {string.Join(", ", allowed)})");
+            }
+        }
+
+        public T Expect<T>(YamlNode node, string what) where T : YamlNode =>
+            node as T ?? throw Error(node, $"{what} must be a {(typeof(T) == typeof(YamlMappingNode) ? "mapping" : typeof(T) == typeof(YamlSequenceNode) ? "list" : "scalar")}");
+
+        public string Scalar(YamlNode node) =>
+            node is YamlScalarNode { Value: { } v } ? v : throw Error(node, "expected a single value");
+
+        public T? Optional<T>(YamlMappingNode node, string key) where T : YamlNode =>
+            node.Children.TryGetValue(new YamlScalarNode(key), out var v) ? Expect<T>(v, $"'{key}'") : null;
+
+        public string? OptionalScalar(YamlMappingNode node, string key) =>
+            node.Children.TryGetValue(new YamlScalarNode(key), out var v) ? Scalar(v) : null;
+
+        public string RequiredScalar(YamlMappingNode node, string key) =>
+            OptionalScalar(node, key) ?? throw Error(node, $"'{key}' is required");
+
+        public long? OptionalLong(YamlMappingNode node, string key)
+        {
+            if (OptionalScalar(node, key) is not { } s) return null;
+            return long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n)
+                ? n : throw Error(node.Children[new YamlScalarNode(key)], $"'{key}' must be a whole number");
+        }
+
+        public bool? OptionalBool(YamlMappingNode node, string key) => OptionalScalar(node, key) switch
+        {
+            null => null,
+            "true" or "yes" => true,
+            "false" or "no" => false,
+            var s => throw Error(node.Children[new YamlScalarNode(key)], $"'{key}' must be true or false, not '{s}'"),
+        };
+
+        public ImmutableArray<string> List(YamlMappingNode node, string key, bool required = false)
+        {
+            if (Optional<YamlSequenceNode>(node, key) is not { } seq)
+                return required ? throw Error(node, $"'{key}' is required") : [];
+            return [.. seq.Children.Select(Scalar)];
+        }
+    }
+}

@@ -1,0 +1,127 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Harden.Profiles;
+
+public enum VariableType { String, Int, Bool, Host, Port, Names, Path }
+
+/// <summary>A typed profile variable: the single place where user input becomes trusted.</summary>
+public sealed record VariableDefinition(
+    string Name,
+    VariableType Type,
+    VariableValue? Default,
+    string Description,
+    long? Min = null,
+    long? Max = null,
+    bool Optional = false)
+{
+    /// <summary>Parses a raw string (from --set or YAML) into a checked value, or throws with a reason.</summary>
+    public VariableValue Parse(string raw)
+    {
+        // Control characters (newline above all) could smuggle extra directives into a rendered
+        // configuration file, e.g. "x\nPermitRootLogin yes"; no variable type admits them.
+        foreach (var ch in raw)
+        {
+            if (char.IsControl(ch))
+                throw Invalid(raw, $"contains a control character (U+{(int)ch:X4}); values must be a single line");
+        }
+
+        switch (Type)
+        {
+            case VariableType.Int:
+            case VariableType.Port:
+                if (!long.TryParse(raw.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n))
+                    throw Invalid(raw, "is not a whole number");
+                var (min, max) = Type == VariableType.Port ? (Min ?? 1, Max ?? 65535) : (Min, Max);
+                if (min is { } lo && n < lo || max is { } hi && n > hi)
+                    throw Invalid(raw, $"is out of range ({min?.ToString(CultureInfo.InvariantCulture) ?? "…"}..{max?.ToString(CultureInfo.InvariantCulture) ?? "…"})");
+                return new VariableValue.Number(n);
+            case VariableType.Bool:
+                return raw.Trim().ToLowerInvariant() switch
+                {
+                    "true" or "yes" or "on" or "1" => new VariableValue.Flag(true),
+                    "false" or "no" or "off" or "0" => new VariableValue.Flag(false),
+                    _ => throw Invalid(raw, "is not a boolean (true or false)"),
+                };
+            case VariableType.Host:
+                if (raw.Length == 0 && Optional) return new VariableValue.Text("");
+                if (!Patterns.Host().IsMatch(raw) || raw.Length > 253)
+                    throw Invalid(raw, "is not a host name or IP address");
+                return new VariableValue.Text(raw);
+            case VariableType.Path:
+                if (raw.Length == 0 && Optional) return new VariableValue.Text("");
+                if (!raw.StartsWith('/') || raw.Split('/').Contains("..") || !Patterns.PathChars().IsMatch(raw))
+                    throw Invalid(raw, "is not an absolute path without '..' (letters, digits, . _ - / only)");
+                return new VariableValue.Text(raw);
+            case VariableType.Names:
+                var items = raw.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                foreach (var item in items)
+                {
+                    if (!Patterns.Name().IsMatch(item))
+                        throw Invalid(raw, $"has '{item}', which is not a name (letters, digits, . _ - @ + : / only)");
+                }
+                if (items.Length == 0 && !Optional) throw Invalid(raw, "needs at least one name");
+                return new VariableValue.List([.. items]);
+            default:
+                if (raw.Length == 0 && !Optional) throw Invalid(raw, "must not be empty");
+                return new VariableValue.Text(raw);
+        }
+    }
+
+    private HardenException Invalid(string raw, string why) =>
+        new($"variable '{Name}' ({Type.ToString().ToLowerInvariant()}): value '{Printable(raw)}' {why}");
+
+    /// <summary>Shows a hostile value safely on one line.</summary>
+    public static string Printable(string raw) =>
+        string.Concat(raw.Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString()));
+}
+
+/// <summary>A checked variable value. Rendered into templates through a ScriptObject model.</summary>
+public abstract record VariableValue
+{
+    public sealed record Text(string Value) : VariableValue
+    {
+        public override string ToString() => Value;
+    }
+    public sealed record Number(long Value) : VariableValue
+    {
+        public override string ToString() => Value.ToString(CultureInfo.InvariantCulture);
+    }
+    public sealed record Flag(bool Value) : VariableValue
+    {
+        public override string ToString() => Value ? "true" : "false";
+    }
+    public sealed record List(ImmutableArray<string> Items) : VariableValue
+    {
+        public override string ToString() => string.Join(",", Items);
+        public bool Equals(List? other) => other is not null && Items.SequenceEqual(other.Items);
+        public override int GetHashCode() => Items.Length;
+    }
+
+    /// <summary>True when the value is "not set": empty text or an empty list.</summary>
+    public bool IsEmpty => this switch
+    {
+        Text t => t.Value.Length == 0,
+        List l => l.Items.IsEmpty,
+        _ => false,
+    };
+}
+
+internal static partial class Patterns
+{
+    [GeneratedRegex(@"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?))*\.?$|^[0-9.]+$|^[0-9A-Fa-f:]+$")]
+    public static partial Regex Host();
+
+    [GeneratedRegex(@"^[A-Za-z0-9._@+:/-]+$")]
+    public static partial Regex Name();
+
+    [GeneratedRegex(@"^/[A-Za-z0-9._/-]*$")]
+    public static partial Regex PathChars();
+
+    [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]*$")]
+    public static partial Regex Identifier();
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    public static partial Regex ProfileName();
+}

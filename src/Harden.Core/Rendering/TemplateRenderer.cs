@@ -1,0 +1,82 @@
+using System.Collections.Concurrent;
+using Harden.Profiles;
+using Scriban;
+using Scriban.Parsing;
+using Scriban.Runtime;
+using Scriban.Syntax;
+
+namespace Harden.Rendering;
+
+/// <summary>
+/// Renders templates with Scriban in strict mode: a misspelt variable is an error naming the
+/// template and line, never an empty string silently written into a security setting.
+/// </summary>
+public sealed class TemplateRenderer(ITemplateSource source)
+{
+    private readonly ConcurrentDictionary<string, Template> _parsed = new(StringComparer.Ordinal);
+
+    public string Render(string templateName, IReadOnlyDictionary<string, VariableValue> variables)
+    {
+        var template = _parsed.GetOrAdd(templateName, Parse);
+        var model = new ScriptObject();
+        foreach (var (name, value) in variables)
+        {
+            model.Add(name, value switch
+            {
+                VariableValue.Number n => n.Value,
+                VariableValue.Flag f => f.Value,
+                VariableValue.List l => new ScriptArray(l.Items),
+                _ => value.ToString(),
+            });
+        }
+        var context = new TemplateContext
+        {
+            StrictVariables = true,
+            EnableRelaxedMemberAccess = false,
+            TemplateLoader = new ConfinedLoader(source),
+            MemberRenamer = member => member.Name,
+            LoopLimit = 10_000,
+            RecursiveLimit = 32,
+        };
+        context.PushGlobal(model);
+        try
+        {
+            return template.Render(context);
+        }
+        catch (ScriptRuntimeException e)
+        {
+            throw new HardenException($"template {Where(templateName, e.Span)}: {e.OriginalMessage}");
+        }
+    }
+
+    private Template Parse(string name)
+    {
+        var text = source.TryRead(name) ?? throw new HardenException($"template '{name}' not found in templates/");
+        var template = Template.Parse(text, name);
+        if (template.HasErrors)
+        {
+            var first = template.Messages.First(m => m.Type == ParserMessageType.Error);
+            throw new HardenException($"template {Where(name, first.Span)}: {first.Message}");
+        }
+        return template;
+    }
+
+    private static string Where(string name, SourceSpan span) => $"{name}:{span.Start.Line + 1}";
+
+    /// <summary>Includes resolve only to other templates of the same source.</summary>
+    private sealed class ConfinedLoader(ITemplateSource source) : ITemplateLoader
+    {
+        public string GetPath(TemplateContext context, SourceSpan callerSpan, string templateName)
+        {
+            if (templateName.StartsWith('/') || templateName.Split('/').Any(s => s is ".." or "." or ""))
+                throw new ScriptRuntimeException(callerSpan, $"include '{templateName}' must be a relative path inside templates/");
+            return templateName;
+        }
+
+        public string Load(TemplateContext context, SourceSpan callerSpan, string templatePath) =>
+            source.TryRead(templatePath) ?? throw new ScriptRuntimeException(callerSpan, $"include '{templatePath}' not found");
+
+        public ValueTask<string?> LoadAsync(TemplateContext context, SourceSpan callerSpan, string templatePath) =>
+            ValueTask.FromResult<string?>(Load(context, callerSpan, templatePath));
+    }
+}
