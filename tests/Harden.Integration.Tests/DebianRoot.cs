@@ -1,0 +1,127 @@
+using System.Security.Cryptography;
+using System.Text;
+using CliWrap;
+using CliWrap.Buffered;
+
+namespace Harden.Integration.Tests;
+
+/// <summary>
+/// A real Debian 12 root file system, built once with mmdebstrap and cached outside the repo (keyed
+/// by its package list), then unpacked fresh for every test. Tests never touch this machine's /etc.
+/// </summary>
+public sealed class DebianRoot : IDisposable
+{
+    public const string Suite = "bookworm";
+    public static readonly string[] Packages =
+        ["systemd", "openssh-server", "auditd", "libpam-pwquality", "rsyslog", "rsyslog-gnutls", "sudo", "passwd", "procps"];
+
+    private static readonly SemaphoreSlim BuildGate = new(1, 1);
+    private static string? _tarball;
+
+    public string Path { get; }
+
+    private DebianRoot(string path) => Path = path;
+
+    public static string CacheDirectory =>
+        Environment.GetEnvironmentVariable("HARDEN_TEST_CACHE") is { Length: > 0 } dir ? dir : "/var/cache/harden-tests";
+
+    public static string TarballPath
+    {
+        get
+        {
+            var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Suite}|minbase|{string.Join(",", Packages)}")))[..12];
+            return System.IO.Path.Combine(CacheDirectory, $"rootfs-{Suite}-{key}.tar");
+        }
+    }
+
+    public static async Task<DebianRoot> CreateAsync()
+    {
+        var tarball = await EnsureTarballAsync();
+        var path = Directory.CreateTempSubdirectory("harden-root-").FullName;
+        await Run("tar", ["--numeric-owner", "-xpf", tarball, "-C", path]);
+        Directory.CreateDirectory(System.IO.Path.Combine(path, "run/sshd"));
+        return new DebianRoot(path);
+    }
+
+    /// <summary>Builds the cached root on first use, installing mmdebstrap if it is missing, and says so.</summary>
+    private static async Task<string> EnsureTarballAsync()
+    {
+        if (_tarball is not null) return _tarball;
+        await BuildGate.WaitAsync();
+        try
+        {
+            if (_tarball is not null) return _tarball;
+            var target = TarballPath;
+            if (!File.Exists(target))
+            {
+                if (!File.Exists("/usr/bin/mmdebstrap"))
+                {
+                    TestContext.Progress.WriteLine("harden tests: mmdebstrap is missing; installing it with apt-get (needs root)…");
+                    await Run("apt-get", ["update", "-qq"]);
+                    await Run("apt-get", ["install", "-y", "-qq", "mmdebstrap"], ("DEBIAN_FRONTEND", "noninteractive"));
+                }
+                Directory.CreateDirectory(CacheDirectory);
+                TestContext.Progress.WriteLine($"harden tests: building a Debian {Suite} root with mmdebstrap into {target} (about 30 s, once)…");
+                var partial = target + $".partial-{Environment.ProcessId}";
+                await Run("mmdebstrap", ["--quiet", "--variant=minbase", $"--include={string.Join(",", Packages)}", Suite, partial]);
+                File.Move(partial, target, overwrite: true);
+                TestContext.Progress.WriteLine("harden tests: Debian root cached.");
+            }
+            _tarball = target;
+            return target;
+        }
+        finally
+        {
+            BuildGate.Release();
+        }
+    }
+
+    public string Map(string path) => Path + path;
+
+    public string ReadText(string path) => File.ReadAllText(Map(path));
+
+    /// <summary>Runs a command inside the root (chroot), as the real checks must.</summary>
+    public Task<BufferedCommandResult> Chroot(params string[] argv) =>
+        CliWrap.Cli.Wrap("chroot").WithArguments([Path, .. argv])
+            .WithEnvironmentVariables(e => e.Set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").Set("LC_ALL", "C"))
+            .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+
+    /// <summary>The effective sshd configuration, as <c>sshd -T</c> inside the root reports it.</summary>
+    public async Task<IReadOnlyDictionary<string, string>> EffectiveSshdAsync()
+    {
+        var sshd = await Chroot("sshd", "-T");
+        Assert.That(sshd.ExitCode, Is.Zero, sshd.StandardError);
+        return sshd.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ', 2)).GroupBy(p => p[0])
+            .ToDictionary(g => g.Key, g => string.Join(' ', g.Select(p => p.ElementAtOrDefault(1))));
+    }
+
+    public static async Task<BufferedCommandResult> Run(string program, string[] args, params (string Key, string Value)[] env)
+    {
+        var command = CliWrap.Cli.Wrap(program).WithArguments(args).WithValidation(CommandResultValidation.None);
+        foreach (var (key, value) in env) command = command.WithEnvironmentVariables(e => e.Set(key, value));
+        var result = await command.ExecuteBufferedAsync();
+        if (result.ExitCode != 0)
+            throw new InvalidOperationException($"{program} {string.Join(' ', args)} failed ({result.ExitCode}): {result.StandardError}{result.StandardOutput}");
+        return result;
+    }
+
+    /// <summary>Adds a login user, optionally with an SSH key, as an operator of the image would.</summary>
+    public async Task AddUserAsync(string name, bool withKey, params string[] groups)
+    {
+        var r = await Chroot(["useradd", "-m", "-s", "/bin/bash", .. groups.Length > 0 ? new[] { "-G", string.Join(",", groups) } : [], name]);
+        Assert.That(r.ExitCode, Is.Zero, r.StandardError);
+        if (!withKey) return;
+        var ssh = Map($"/home/{name}/.ssh");
+        Directory.CreateDirectory(ssh);
+        await File.WriteAllTextAsync(ssh + "/authorized_keys",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHarden0TestKeyOnly0NotUsedForLogin0000000000 " + name + "@test\n");
+    }
+
+    public void Dispose()
+    {
+        // rm -rf does not follow the root's symlinks (e.g. /bin -> usr/bin), so nothing outside is touched.
+        CliWrap.Cli.Wrap("rm").WithArguments(["-rf", "--one-file-system", Path]).WithValidation(CommandResultValidation.None)
+            .ExecuteAsync().Task.GetAwaiter().GetResult();
+    }
+}

@@ -1,0 +1,32 @@
+namespace Harden.Integration.Tests;
+
+/// <summary>Gives every test its own freshly unpacked Debian root, removed afterwards.</summary>
+public abstract class RootTest
+{
+    protected DebianRoot Root { get; private set; } = null!;
+
+    [SetUp]
+    public async Task UnpackRoot()
+    {
+        if (Environment.UserName != "root")
+            Assert.Ignore("integration tests unpack and chroot into a Debian root, which needs root");
+        Root = await DebianRoot.CreateAsync();
+    }
+
+    [TearDown]
+    public void RemoveRoot() => Root?.Dispose();
+
+    /// <summary>An operator who keeps SSH access: alice, with a key, added to phi-access by the profile.</summary>
+    protected async Task<string[]> WithOperatorAsync(params string[] extra)
+    {
+        await Root.AddUserAsync("alice", withKey: true);
+        return ["--root", Root.Path, "--set", "ssh_allow_members=alice", "--operator", "alice", .. extra];
+    }
+
+    protected static async Task<CliRun> Harden(params string[] args) => await HardenCli.RunAsync(args);
+
+    protected async Task<Tree> EtcAsync() => await Tree.CaptureAsync(Root.Map("/etc"));
+
+    protected static void AssertUnchanged(Tree before, Tree after) =>
+        Assert.That(before.Differences(after), Is.Empty, "the root's /etc changed");
+}
