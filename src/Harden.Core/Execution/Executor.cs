@@ -12,18 +12,19 @@ public sealed record ApplyResult(string RunId, int FilesWritten, int CommandsRun
 /// The one place that changes a host: back up, write atomically, run commands, validate, run
 /// handlers, verify; and on any failure put every file back, in reverse order.
 /// </summary>
-public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider time, Action<string> report)
+/// <param name="retryDelay">First wait when the package manager is locked; doubles each try (tests shorten it).</param>
+public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider time, Action<string> report, TimeSpan? retryDelay = null)
 {
     private static readonly string[] LockHeldSignatures = ["Could not get lock", "dpkg frontend lock", "is another process using it", "dpkg status database is locked"];
 
     /// <summary>Waits out an apt/dpkg lock held by unattended-upgrades at first boot; bounded, and says why.</summary>
-    private ResiliencePipeline<CommandResult> AptRetry { get; } = new ResiliencePipelineBuilder<CommandResult>()
+    private readonly ResiliencePipeline<CommandResult> _aptRetry = new ResiliencePipelineBuilder<CommandResult>()
         .AddRetry(new RetryStrategyOptions<CommandResult>
         {
             ShouldHandle = new PredicateBuilder<CommandResult>().HandleResult(r =>
                 !r.Succeeded && LockHeldSignatures.Any(s => r.StandardError.Contains(s, StringComparison.Ordinal))),
             MaxRetryAttempts = 8,
-            Delay = TimeSpan.FromSeconds(2),
+            Delay = retryDelay ?? TimeSpan.FromSeconds(2),
             MaxDelay = TimeSpan.FromSeconds(30),
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
@@ -58,7 +59,7 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
                 foreach (var touched in command.Touches) journal.BackUp(root, touched, "");
                 report($"  $ {CliWrapCommandRunner.Display(command.Argv)}");
                 var result = command.Retryable
-                    ? await AptRetry.ExecuteAsync(async token => await runner.RunAsync(command.Argv, token), ct)
+                    ? await _aptRetry.ExecuteAsync(async token => await runner.RunAsync(command.Argv, token), ct)
                     : await runner.RunAsync(command.Argv, ct);
                 if (!result.Succeeded)
                     throw new StepFailedException($"{CliWrapCommandRunner.Display(command.Argv)} failed (exit {result.ExitCode}): {result.Message}");

@@ -27,14 +27,15 @@ public sealed class RunLock : IDisposable
             try
             {
                 var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-                stream.SetLength(0);
-                stream.Write(Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n"));
-                stream.Flush(flushToDisk: true);
+                // The holder's pid goes in a file of its own: .NET takes a shared flock to read the
+                // lock file itself, which the exclusive lock refuses.
+                AtomicFile.WriteMapped(path + ".owner", Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n"),
+                    UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, 0);
                 return new RunLock(stream);
             }
             catch (IOException)
             {
-                var holder = ReadHolder(path);
+                var holder = ReadHolder(path + ".owner");
                 if (DateTime.UtcNow >= deadline)
                     throw new HardenException($"another harden run (pid {holder}) holds the lock {path}");
                 if (!told)

@@ -138,7 +138,7 @@ internal sealed record VariableSpec(
     public VariableDefinition Build()
     {
         if (Type is not { } type)
-            throw new HardenException($"{Origin}:{Line}: variable '{Name}' has no type (string, int, bool, host, port, names, path)");
+            throw new HardenException($"{Origin}:{Line}: variable '{Name}' has no type (string, int, bool, host, port, names, path, paths)");
         var definition = new VariableDefinition(Name, type, null, Description ?? "", Min, Max, Optional ?? false);
         if (Default is null)
             return definition;
@@ -192,7 +192,7 @@ internal sealed record ProfileDocument(
                 VariableType? type = r.OptionalScalar(v, "type") is { } t
                     ? Enum.TryParse<VariableType>(t, ignoreCase: true, out var parsed) && t.All(char.IsLower)
                         ? parsed
-                        : throw r.Error(v, $"variable '{varName}': unknown type '{t}' (string, int, bool, host, port, names, path)")
+                        : throw r.Error(v, $"variable '{varName}': unknown type '{t}' (string, int, bool, host, port, names, path, paths)")
                     : null;
                 string? def = v.Children.TryGetValue(new YamlScalarNode("default"), out var d)
                     ? d switch

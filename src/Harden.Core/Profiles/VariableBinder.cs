@@ -11,7 +11,7 @@ public static class VariableBinder
         foreach (var def in profile.Variables)
         {
             if (def.Default is { } d) values[def.Name] = d;
-            else if (def.Optional) values[def.Name] = def.Type == VariableType.Names ? new VariableValue.List([]) : new VariableValue.Text("");
+            else if (def.Optional) values[def.Name] = def.Type is VariableType.Names or VariableType.Paths ? new VariableValue.List([]) : new VariableValue.Text("");
         }
 
         foreach (var assignment in assignments)

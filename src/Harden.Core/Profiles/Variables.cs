@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 
 namespace Harden.Profiles;
 
-public enum VariableType { String, Int, Bool, Host, Port, Names, Path }
+public enum VariableType { String, Int, Bool, Host, Port, Names, Path, Paths }
 
 /// <summary>A typed profile variable: the single place where user input becomes trusted.</summary>
 public sealed record VariableDefinition(
@@ -51,9 +51,15 @@ public sealed record VariableDefinition(
                 return new VariableValue.Text(raw);
             case VariableType.Path:
                 if (raw.Length == 0 && Optional) return new VariableValue.Text("");
-                if (!raw.StartsWith('/') || raw.Split('/').Contains("..") || !Patterns.PathChars().IsMatch(raw))
+                if (!IsAbsolutePath(raw))
                     throw Invalid(raw, "is not an absolute path without '..' (letters, digits, . _ - / only)");
                 return new VariableValue.Text(raw);
+            case VariableType.Paths:
+                var paths = raw.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                if (paths.FirstOrDefault(p => !IsAbsolutePath(p)) is { } bad)
+                    throw Invalid(raw, $"has '{bad}', which is not an absolute path without '..' (letters, digits, . _ - / only)");
+                if (paths.Length == 0 && !Optional) throw Invalid(raw, "needs at least one path");
+                return new VariableValue.List([.. paths]);
             case VariableType.Names:
                 var items = raw.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
                 foreach (var item in items)
@@ -68,6 +74,9 @@ public sealed record VariableDefinition(
                 return new VariableValue.Text(raw);
         }
     }
+
+    private static bool IsAbsolutePath(string s) =>
+        s.StartsWith('/') && !s.Split('/').Contains("..") && Patterns.PathChars().IsMatch(s);
 
     private HardenException Invalid(string raw, string why) =>
         new($"variable '{Name}' ({Type.ToString().ToLowerInvariant()}): value '{Printable(raw)}' {why}");

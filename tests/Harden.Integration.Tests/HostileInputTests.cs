@@ -1,0 +1,133 @@
+namespace Harden.Integration.Tests;
+
+/// <summary>Bad input gets a clear message, exit 1, and leaves the root exactly as it was.</summary>
+public sealed class HostileInputTests : RootTest
+{
+    private async Task<CliRun> RefusedAsync(params string[] args)
+    {
+        var before = await EtcAsync();
+        var run = await Harden(args);
+        Assert.That(run.ExitCode, Is.EqualTo(1), run.ToString());
+        AssertUnchanged(before, await EtcAsync());
+        Assert.That(Directory.Exists(Root.Map("/var/lib/harden/runs")), Is.False, "no run may be recorded");
+        return run;
+    }
+
+    [Test]
+    public async Task A_value_with_a_newline_cannot_inject_configuration()
+    {
+        var run = await RefusedAsync("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk",
+            "--set", "log_server=x\nPermitRootLogin yes");
+        Assert.That(run.Error, Does.Contain("log_server").And.Contain("control character").And.Contain("x\\x0aPermitRootLogin yes"));
+    }
+
+    [TestCase("sesion_timeout=600", "unknown variable 'sesion_timeout'", "did you mean 'session_timeout'")]
+    [TestCase("session_timeout=soon", "session_timeout", "not a whole number")]
+    [TestCase("session_timeout=5", "session_timeout", "out of range (60..3600)")]
+    [TestCase("log_server_port=70000", "log_server_port", "out of range (1..65535)")]
+    [TestCase("log_server=bad host!", "log_server", "not a host name")]
+    [TestCase("phi_directories=/var/data/phi,relative/dir", "phi_directories", "'relative/dir', which is not an absolute path")]
+    [TestCase("banner_path=/etc/../shadow", "banner_path", "absolute path without '..'")]
+    [TestCase("no_equals_sign", "not KEY=VALUE", "--set")]
+    public async Task Bad_variables_are_refused_with_the_reason(string assignment, string first, string second)
+    {
+        var run = await RefusedAsync("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk", "--set", assignment);
+        Assert.That(run.Error, Does.Contain(first).And.Contain(second));
+    }
+
+    [Test]
+    public async Task Malformed_yaml_names_file_and_line()
+    {
+        var dir = Directory.CreateTempSubdirectory("harden-profile-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "clinic.yaml");
+            await File.WriteAllTextAsync(path, "name: clinic\nextends: ubuntu-hipaa\nvariables: [unclosed\n  session_timeout: 600\n");
+            var run = await RefusedAsync("apply", "--profile", path, "--root", Root.Path, "--yes");
+            Assert.That(run.Error, Does.Contain(path + ":4").And.Contain("malformed YAML"));
+
+            await File.WriteAllTextAsync(path, "name: clinic\nextends: ubuntu-hipaa\nvariabels:\n  session_timeout:\n    default: 600\n");
+            run = await RefusedAsync("plan", "--profile", path, "--root", Root.Path);
+            Assert.That(run.Error, Does.Contain(path + ":3").And.Contain("unknown key 'variabels'"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [TestCase("extends: ../../../etc/passwd", "profile name '../../../etc/passwd' is not valid")]
+    [TestCase("modules:\n  - id: x\n    files:\n      - path: /etc/x\n        template: ../../../etc/shadow", "must be a relative path inside templates/")]
+    [TestCase("modules:\n  - id: x\n    files:\n      - path: /etc/../../x\n        template: ssh/00-hipaa.conf.sbn", "without '.' or '..'")]
+    public async Task Profile_and_template_paths_cannot_escape_their_folder(string yaml, string message)
+    {
+        var dir = Directory.CreateTempSubdirectory("harden-profile-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "escape.yaml");
+            await File.WriteAllTextAsync(path, "name: escape\n" + yaml + "\n");
+            var run = await RefusedAsync("plan", "--profile", path, "--root", Root.Path);
+            Assert.That(run.Error, Does.Contain(message));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
+    public async Task Unknown_profile_lists_the_known_ones()
+    {
+        var run = await RefusedAsync("plan", "--profile", "ubuntu-hipa", "--root", Root.Path);
+        Assert.That(run.Error, Does.Contain("unknown profile 'ubuntu-hipa'").And.Contain("debian-hipaa, hipaa-base, ubuntu-hipaa"));
+    }
+
+    [Test]
+    public async Task A_symlinked_target_is_never_written_through()
+    {
+        var outside = Path.GetTempFileName();
+        await File.WriteAllTextAsync(outside, "the real host's file\n");
+        try
+        {
+            File.Delete(Root.Map("/etc/issue.net"));
+            File.CreateSymbolicLink(Root.Map("/etc/issue.net"), outside);
+
+            var run = await RefusedAsync("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk");
+
+            Assert.That(run.Error, Does.Contain("symlink").And.Contain("/etc/issue.net"));
+            Assert.That(await File.ReadAllTextAsync(outside), Is.EqualTo("the real host's file\n"));
+        }
+        finally
+        {
+            File.Delete(outside);
+        }
+    }
+
+    [Test]
+    public async Task A_symlinked_parent_directory_is_never_written_through()
+    {
+        var outside = Directory.CreateTempSubdirectory("harden-outside-").FullName;
+        try
+        {
+            Directory.Delete(Root.Map("/etc/profile.d"), recursive: true);
+            Directory.CreateSymbolicLink(Root.Map("/etc/profile.d"), outside);
+
+            var run = await RefusedAsync("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk");
+
+            Assert.That(run.Error, Does.Contain("symlink").And.Contain("/etc/profile.d"));
+            Assert.That(Directory.EnumerateFileSystemEntries(outside), Is.Empty);
+        }
+        finally
+        {
+            Directory.Delete(outside, recursive: true);
+        }
+    }
+
+    [Test]
+    public async Task A_missing_root_is_an_error()
+    {
+        var run = await Harden("plan", "--profile", "ubuntu-hipaa", "--root", Root.Path + "-missing");
+        Assert.That(run.ExitCode, Is.EqualTo(1));
+        Assert.That(run.Error, Does.Contain("does not exist"));
+    }
+}

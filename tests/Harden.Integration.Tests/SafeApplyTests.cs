@@ -1,0 +1,179 @@
+using System.Diagnostics;
+
+namespace Harden.Integration.Tests;
+
+/// <summary>Fault injection on a real root: apply never leaves a host worse than it found it.</summary>
+public sealed class SafeApplyTests : RootTest
+{
+    /// <summary>Puts a wrapper in front of the root's sshd: the fault is injected, the real sshd does the rest.</summary>
+    private async Task WrapSshdAsync(string onTest)
+    {
+        File.Move(Root.Map("/usr/sbin/sshd"), Root.Map("/usr/sbin/sshd.real"));
+        await File.WriteAllTextAsync(Root.Map("/usr/sbin/sshd"),
+            $"#!/bin/sh\nif [ \"$1\" = \"-t\" ]; then\n{onTest}\nfi\nexec /usr/sbin/sshd.real \"$@\"\n");
+        File.SetUnixFileMode(Root.Map("/usr/sbin/sshd"), (UnixFileMode)Convert.ToInt32("755", 8));
+    }
+
+    [Test]
+    public async Task A_failing_sshd_check_rolls_back_every_file()
+    {
+        var args = await WithOperatorAsync();
+        await WrapSshdAsync("echo 'line 7: Bad configuration option: injected' >&2; exit 255");
+        var before = await EtcAsync();
+
+        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(4), run.ToString());
+            Assert.That(run.Error, Does.Contain("sshd -t failed").And.Contain("Bad configuration option: injected"));
+            Assert.That(run.Error, Does.Contain("host restored"));
+        }
+        AssertUnchanged(before, await EtcAsync());
+    }
+
+    [Test]
+    public async Task A_mismatch_in_the_effective_config_rolls_back_and_names_the_setting()
+    {
+        // Without the Include line sshd never reads the drop-in (as on OpenSSH before 8.2).
+        var config = Root.Map("/etc/ssh/sshd_config");
+        await File.WriteAllTextAsync(config, (await File.ReadAllTextAsync(config)).Replace("Include /etc/ssh/sshd_config.d/*.conf", "# no include"));
+        var args = await WithOperatorAsync();
+        var before = await EtcAsync();
+
+        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(plan.Out, Does.Contain("sshd will not read"));
+            Assert.That(run.ExitCode, Is.EqualTo(4), run.ToString());
+            Assert.That(run.Error, Does.Contain("passwordauthentication: wanted 'no', effective 'yes'"));
+        }
+        AssertUnchanged(before, await EtcAsync());
+    }
+
+    [Test]
+    public async Task A_cloud_init_drop_in_is_neutralised_and_restored_by_rollback()
+    {
+        var args = await WithOperatorAsync();
+        var dropIn = Root.Map("/etc/ssh/sshd_config.d/50-cloud-init.conf");
+        await File.WriteAllTextAsync(dropIn, "PasswordAuthentication yes\n");
+        var before = await EtcAsync();
+
+        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+        Assert.That(plan.Out, Does.Contain("/etc/ssh/sshd_config.d/50-cloud-init.conf:1  passwordauthentication yes  (profile wants no)"));
+
+        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.That((await Root.EffectiveSshdAsync())["passwordauthentication"], Is.EqualTo("no"));
+        Assert.That(await File.ReadAllTextAsync(dropIn), Does.StartWith("# harden: disabled, conflicts with /etc/ssh/sshd_config.d/00-hipaa.conf: PasswordAuthentication yes"));
+
+        Assert.That((await Harden("rollback", "--root", Root.Path, "--yes")).ExitCode, Is.Zero);
+        Assert.That(await File.ReadAllTextAsync(dropIn), Is.EqualTo("PasswordAuthentication yes\n"));
+        AssertUnchanged(before, await EtcAsync());
+    }
+
+    [Test]
+    public async Task No_allowed_user_with_a_key_is_refused_with_exit_3()
+    {
+        await Root.AddUserAsync("alice", withKey: false);
+        var before = await EtcAsync();
+
+        var run = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--set", "ssh_allow_members=alice");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(3), run.ToString());
+            Assert.That(run.Error, Does.Contain("lock out").And.Contain("alice").And.Contain("authorized_keys").And.Contain("--accept-lockout-risk"));
+        }
+        AssertUnchanged(before, await EtcAsync());
+
+        var accepted = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--set", "ssh_allow_members=alice", "--accept-lockout-risk");
+        Assert.That(accepted.ExitCode, Is.Zero, accepted.ToString());
+    }
+
+    [Test]
+    public async Task An_operator_outside_the_allowed_groups_is_refused()
+    {
+        await Root.AddUserAsync("bob", withKey: true);
+        var before = await EtcAsync();
+
+        var run = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--operator", "bob");
+
+        Assert.That(run.ExitCode, Is.EqualTo(3), run.ToString());
+        Assert.That(run.Error, Does.Contain("the operator (bob)").And.Contain("usermod -aG phi-access bob"));
+        AssertUnchanged(before, await EtcAsync());
+    }
+
+    /// <summary>Starts harden as its own process with a slow sshd check, and waits until it is inside the check.</summary>
+    private async Task<Process> StartSlowApplyAsync(string[] args, int seconds)
+    {
+        var marker = Root.Map("/validator-started");
+        await WrapSshdAsync($"echo $$ > /validator-started; sleep {seconds}");
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = "/", RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])[HardenCli.Assembly, "apply", "--profile", "ubuntu-hipaa", "--yes", .. args]) start.ArgumentList.Add(a);
+        var process = Process.Start(start)!;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!File.Exists(marker) || (await File.ReadAllTextAsync(marker)).Length == 0)
+        {
+            if (process.HasExited) Assert.Fail($"apply ended early: {await process.StandardError.ReadToEndAsync()}");
+            if (DateTime.UtcNow > deadline) Assert.Fail("the slow validator never started");
+            await Task.Delay(100);
+        }
+        return process;
+    }
+
+    private async Task KillValidatorAsync()
+    {
+        var pid = (await File.ReadAllTextAsync(Root.Map("/validator-started"))).Trim();
+        await CliWrap.Cli.Wrap("kill").WithArguments(["-9", pid]).WithValidation(CliWrap.CommandResultValidation.None).ExecuteAsync();
+    }
+
+    [Test]
+    public async Task A_run_killed_mid_way_is_noticed_and_rolled_back_to_the_exact_prior_bytes()
+    {
+        var args = await WithOperatorAsync();
+        var before = await EtcAsync();
+        var process = await StartSlowApplyAsync(args, 30);
+
+        process.Kill();
+        await process.WaitForExitAsync();
+        await KillValidatorAsync();
+        Assert.That(File.Exists(Root.Map("/etc/ssh/sshd_config.d/00-hipaa.conf")), Is.True, "the run was killed after writing");
+
+        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(plan.Out, Does.Contain("did not finish"));
+            Assert.That(apply.ExitCode, Is.EqualTo(1));
+            Assert.That(apply.Error, Does.Contain("did not finish").And.Contain("harden rollback --run"));
+            Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+        }
+        AssertUnchanged(before, await EtcAsync());
+        var leftovers = Directory.EnumerateFiles(Root.Map("/etc"), ".*.harden-*", SearchOption.AllDirectories);
+        Assert.That(leftovers, Is.Empty, "no temp file is left half-written");
+    }
+
+    [Test]
+    public async Task A_second_apply_at_the_same_time_fails_cleanly_on_the_lock()
+    {
+        var args = await WithOperatorAsync();
+        var first = await StartSlowApplyAsync(args, 4);
+
+        var second = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", "--lock-timeout", "1", .. args]);
+        await first.WaitForExitAsync();
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(second.ExitCode, Is.EqualTo(1), second.ToString());
+            Assert.That(second.Error, Does.Match($@"another harden run \(pid {first.Id}\) holds the lock"));
+            Assert.That(first.ExitCode, Is.Zero, await first.StandardError.ReadToEndAsync());
+        }
+        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", "--detailed-exitcode", .. args]);
+        Assert.That(plan.ExitCode, Is.Zero, "the first run completed intact: " + plan);
+    }
+}
