@@ -47,6 +47,7 @@ public sealed class DebianRoot : IDisposable
     private static async Task<string> EnsureTarballAsync()
     {
         if (_tarball is not null) return _tarball;
+        if (!File.Exists(TarballPath)) await EnsureToolAsync("mmdebstrap");
         await BuildGate.WaitAsync();
         try
         {
@@ -54,12 +55,6 @@ public sealed class DebianRoot : IDisposable
             var target = TarballPath;
             if (!File.Exists(target))
             {
-                if (!File.Exists("/usr/bin/mmdebstrap"))
-                {
-                    TestContext.Progress.WriteLine("harden tests: mmdebstrap is missing; installing it with apt-get (needs root)…");
-                    await Run("apt-get", ["update", "-qq"]);
-                    await Run("apt-get", ["install", "-y", "-qq", "mmdebstrap"], ("DEBIAN_FRONTEND", "noninteractive"));
-                }
                 Directory.CreateDirectory(CacheDirectory);
                 TestContext.Progress.WriteLine($"harden tests: building a Debian {Suite} root with mmdebstrap into {target} (about 30 s, once)…");
                 var partial = target + $".partial-{Environment.ProcessId}";
@@ -69,6 +64,24 @@ public sealed class DebianRoot : IDisposable
             }
             _tarball = target;
             return target;
+        }
+        finally
+        {
+            BuildGate.Release();
+        }
+    }
+
+    /// <summary>Installs a checker from Debian's packages on first use (tests run as root), and says so.</summary>
+    public static async Task EnsureToolAsync(string tool)
+    {
+        if (File.Exists($"/usr/bin/{tool}")) return;
+        await BuildGate.WaitAsync();
+        try
+        {
+            if (File.Exists($"/usr/bin/{tool}")) return;
+            TestContext.Progress.WriteLine($"harden tests: {tool} is missing; installing it with apt-get…");
+            await Run("apt-get", ["update", "-qq"]);
+            await Run("apt-get", ["install", "-y", "-qq", tool], ("DEBIAN_FRONTEND", "noninteractive"));
         }
         finally
         {

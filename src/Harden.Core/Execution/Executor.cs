@@ -44,16 +44,8 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
         var commands = 0;
         try
         {
-            foreach (var change in plan.Changes)
-            {
-                journal.BackUp(root, change.Path, change.AfterSha256);
-                AtomicFile.Write(root, change.Path, Encoding.UTF8.GetBytes(change.Content),
-                    (UnixFileMode)Convert.ToInt32(change.Mode, 8), change.Uid, change.Gid);
-                journal.MarkWritten(change.Path, change.AfterSha256);
-                written++;
-                report($"  {(change.Action == ChangeAction.Create ? "+ created" : "~ updated")} {change.Path}");
-            }
-
+            // Packages and groups first: a package's own install must not meet our files half-way,
+            // and files may name a group the run creates.
             foreach (var command in plan.Commands)
             {
                 foreach (var touched in command.Touches) journal.BackUp(root, touched, "");
@@ -68,6 +60,16 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
                 commands++;
             }
 
+            foreach (var change in plan.Changes)
+            {
+                journal.BackUp(root, change.Path, change.AfterSha256);
+                AtomicFile.Write(root, change.Path, Encoding.UTF8.GetBytes(change.Content),
+                    (UnixFileMode)Convert.ToInt32(change.Mode, 8), change.Uid, change.Gid);
+                journal.MarkWritten(change.Path, change.AfterSha256);
+                written++;
+                report($"  {(change.Action == ChangeAction.Create ? "+ created" : "~ updated")} {change.Path}");
+            }
+
             await ValidateAsync(plan, ct);
             foreach (var touched in plan.Handlers.SelectMany(h => h.Touches)) journal.BackUp(root, touched, "", derived: true);
             await RunHandlersAsync(plan.Handlers, ct, failOnError: true);
@@ -80,6 +82,8 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
         {
             report($"apply failed: {e.Message}");
             report("restoring every file of this run…");
+            if (plan.Commands.Any(c => c.Retryable) && commands > 0)
+                report("  note: packages this run installed stay installed; remove them with apt-get if unwanted");
             await RestoreAsync(journal, ct);
             journal.Finish(RunState.FailedRestored, time.GetUtcNow(), e.Message);
             throw new HardenException(
@@ -95,7 +99,7 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
         foreach (var change in plan.Changes.Where(c => c.Validator is not null))
         {
             // sshd -t and rsyslogd -N1 check the whole configuration: once is enough.
-            if (change.Validator != "audit" && !checkedOnce.Add(change.Validator!)) continue;
+            if (change.Validator is Planner.SshdValidator or "rsyslog" && !checkedOnce.Add(change.Validator)) continue;
             report($"  checking {change.Path} ({change.Validator})");
             if (await validators.CheckAsync(change.Validator!, change, ct) is { } failure)
                 throw new StepFailedException(failure);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Times `harden plan` and `harden apply` on the cached Debian test root (median of N runs).
+# Usage: tests/bench/bench.sh [runs]   (run the test suite once first, so the root is cached)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs=${1:-5}
+tarball=$(find "${HARDEN_TEST_CACHE:-/var/cache/harden-tests}" -maxdepth 1 -name "rootfs-bookworm-*.tar" 2>/dev/null | head -n 1)
+[ -n "$tarball" ] || { echo "no cached Debian root: run the tests once first" >&2; exit 1; }
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+dotnet publish src/Harden.Cli -c Release -o "$out/bin" >/dev/null
+harden="$out/bin/harden"
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
+
+fresh_root() {
+  rm -rf "$out/root"; mkdir -p "$out/root"
+  tar --numeric-owner -xpf "$tarball" -C "$out/root"
+  chroot "$out/root" useradd -m alice
+  mkdir -p "$out/root/home/alice/.ssh" "$out/root/run/sshd"
+  echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench alice@bench" > "$out/root/home/alice/.ssh/authorized_keys"
+}
+args=(--profile ubuntu-hipaa --root "$out/root" --set ssh_allow_members=alice --operator alice)
+
+fresh_root
+plan=(); for _ in $(seq "$runs"); do plan+=("$(ms "$harden" plan "${args[@]}")"); done
+apply=(); noop=()
+for _ in $(seq "$runs"); do
+  fresh_root
+  apply+=("$(ms "$harden" apply --yes "${args[@]}")")
+  noop+=("$(ms "$harden" apply --yes "${args[@]}")")
+done
+echo "plan (changes pending)   median of $runs: $(printf '%s\n' "${plan[@]}" | median) ms  [${plan[*]}]"
+echo "apply (fresh root)       median of $runs: $(printf '%s\n' "${apply[@]}" | median) ms  [${apply[*]}]"
+echo "apply (nothing to do)    median of $runs: $(printf '%s\n' "${noop[@]}" | median) ms  [${noop[*]}]"
