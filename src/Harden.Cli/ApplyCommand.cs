@@ -37,6 +37,7 @@ internal static class ApplyCommand
             var progress = json ? io.Error : io.Out;
             void Report(string line) => progress.WriteLine(line);
 
+            Streams.RequireRoot("apply");
             var saved = r.GetValue(planFile);
             if (saved is not null && r.GetValue(common.Profile) is not null)
                 throw new HardenException("give either --profile or a PLANFILE, not both");

@@ -26,8 +26,10 @@ internal static class PlanCommand
             var (plan, _) = Workflow.CreatePlan(common.Request(r));
             if (r.GetValue(outFile) is { } path)
             {
-                // The one write plan makes is the file the user asked for, never under --root.
-                await File.WriteAllBytesAsync(path, JsonSerializer.SerializeToUtf8Bytes(plan, HardenJson.Default.Plan), ct);
+                // The one write plan makes is the file the user asked for; whole or not at all.
+                var temp = $"{path}.tmp-{Environment.ProcessId}";
+                await File.WriteAllBytesAsync(temp, JsonSerializer.SerializeToUtf8Bytes(plan, HardenJson.Default.Plan), ct);
+                File.Move(temp, path, overwrite: true);
             }
             IPlanView view = common.Json(r) ? new JsonPlanView() : new TextPlanView();
             await io.Out.WriteAsync(view.Render(plan));

@@ -27,6 +27,13 @@ public static class Program
 /// <summary>The streams a command writes to; progress goes to stderr when stdout carries JSON.</summary>
 public sealed record Streams(TextWriter Out, TextWriter Error, TextReader? Prompt)
 {
+    /// <summary>apply and rollback set owners and run chroot: refuse up front rather than fail half-way.</summary>
+    public static void RequireRoot(string command)
+    {
+        if (!Environment.IsPrivilegedProcess)
+            throw new HardenException($"harden {command} must run as root (it sets file owners and runs commands through chroot); try: sudo harden {command} …");
+    }
+
     /// <summary>Runs a command body, turning a <see cref="HardenException"/> into its message and exit code.</summary>
     public async Task<int> GuardAsync(Func<Task<int>> body)
     {

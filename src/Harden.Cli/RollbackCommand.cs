@@ -22,6 +22,7 @@ internal static class RollbackCommand
         };
         command.SetAction((r, ct) => io.GuardAsync(async () =>
         {
+            Streams.RequireRoot("rollback");
             var host = HostRoot.Open(r.GetValue(root));
             void Report(string line) => io.Out.WriteLine(line);
             using var runLock = await RunLock.AcquireAsync(host, TimeSpan.FromSeconds(r.GetValue(lockWait)), Report, ct);

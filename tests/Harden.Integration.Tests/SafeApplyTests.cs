@@ -32,6 +32,31 @@ public sealed class SafeApplyTests : RootTest
         AssertUnchanged(before, await EtcAsync());
     }
 
+    [TestCase("audit/hipaa.rules.sbn", "-a always,exit -F arch=b64 -S notasyscall -k x\n", "syscall 'notasyscall' is unknown for b64")]
+    [TestCase("rsyslog/60-hipaa-remote.conf.sbn", "action(type=\"omfwd\" target=\"{{ log_server }}\" nosuchparameter=\"1\")\n", "rsyslogd -N1 failed")]
+    [TestCase("profile.d/hipaa-timeout.sh.sbn", "if then fi\n", "sh -n failed")]
+    public async Task A_file_that_fails_its_real_checker_rolls_back_the_run(string template, string content, string message)
+    {
+        var args = await WithOperatorAsync("--set", "log_server=logs.example.org");
+        var templates = Directory.CreateTempSubdirectory("harden-templates-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(templates, template))!);
+            await File.WriteAllTextAsync(Path.Combine(templates, template), content);
+            var before = await EtcAsync();
+
+            var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", "--templates", templates, .. args]);
+
+            Assert.That(run.ExitCode, Is.EqualTo(4), run.ToString());
+            Assert.That(run.Error, Does.Contain(message));
+            AssertUnchanged(before, await EtcAsync());
+        }
+        finally
+        {
+            Directory.Delete(templates, recursive: true);
+        }
+    }
+
     [Test]
     public async Task A_mismatch_in_the_effective_config_rolls_back_and_names_the_setting()
     {

@@ -74,6 +74,8 @@ public sealed class RunJournal
     {
         var now = time.GetUtcNow();
         var id = $"{now:yyyyMMdd'T'HHmmss'Z'}-{Guid.NewGuid().ToString("N")[..6]}";
+        if (root.FindSymlink(RunsDirectory) is { } link)
+            throw new HardenException($"refusing to keep backups behind a symlink: {link}");
         var directory = RunDirectory(root, id);
         Directory.CreateDirectory(Path.Combine(directory, "files"));
         File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
