@@ -85,6 +85,7 @@ internal static class ApplyCommand
     internal static Option<int> LockWaitOption() => new("--lock-timeout")
     {
         Description = "Seconds to wait for another harden run on the same root to finish",
+        HelpName = "SECONDS",
         DefaultValueFactory = _ => 30,
     };
 

@@ -8,17 +8,20 @@ internal sealed class CommonOptions
     public Option<string> Profile { get; } = new("--profile", "-p")
     {
         Description = "Profile name (see 'harden profiles list') or path to a profile YAML file",
+        HelpName = "NAME|PATH",
     };
 
     public Option<string> Root { get; } = new("--root")
     {
         Description = "Root of the system to harden: / for this host, or a mounted image for offline use",
+        HelpName = "DIR",
         DefaultValueFactory = _ => "/",
     };
 
     public Option<string[]> Set { get; } = new("--set")
     {
-        Description = "Set a profile variable, KEY=VALUE (repeatable; lists are comma-separated)",
+        Description = "Set a profile variable (repeatable; lists are comma-separated)",
+        HelpName = "KEY=VALUE",
         AllowMultipleArgumentsPerToken = false,
     };
 
@@ -31,11 +34,13 @@ internal sealed class CommonOptions
     public Option<string?> Templates { get; } = new("--templates")
     {
         Description = "Folder of templates that override the built-in ones (paths cannot leave it)",
+        HelpName = "DIR",
     };
 
     public Option<string?> Operator { get; } = new("--operator")
     {
         Description = "The user who must still be able to log in over SSH afterwards (default: $SUDO_USER)",
+        HelpName = "USER",
     };
 
     public CommonOptions() => Format.AcceptOnlyFromAmong("text", "json");

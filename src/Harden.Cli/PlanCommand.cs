@@ -16,6 +16,7 @@ internal static class PlanCommand
         var outFile = new Option<string?>("--out")
         {
             Description = "Save the plan as JSON, to apply later with 'harden apply PLANFILE'",
+            HelpName = "PLANFILE",
         };
         var command = new Command("plan", "Show what apply would change (a dry run: writes nothing, anywhere)");
         foreach (var o in common.All) command.Options.Add(o);

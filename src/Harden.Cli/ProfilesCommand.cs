@@ -34,7 +34,7 @@ internal static class ProfilesCommand
     {
         var sb = new StringBuilder();
         sb.Append($"{p.Name}: {p.Description}\n");
-        sb.Append($"platform: {p.Platform}   extends: {string.Join(" <- ", p.Lineage.Reverse())}\n\nVariables (override with --set NAME=VALUE):\n");
+        sb.Append($"platform: {p.Platform}   lineage: {string.Join(" -> ", p.Lineage)}\n\nVariables (override with --set NAME=VALUE):\n");
         foreach (var v in p.Variables)
         {
             var range = v.Min is not null || v.Max is not null ? $" [{v.Min}..{v.Max}]" : "";

@@ -10,10 +10,11 @@ internal static class RollbackCommand
     {
         var root = new Option<string>("--root")
         {
-            Description = "Root the run was applied to (default /)",
+            Description = "Root the run was applied to",
+            HelpName = "DIR",
             DefaultValueFactory = _ => "/",
         };
-        var run = new Option<string?>("--run") { Description = "Run ID to undo (default: the last run not yet undone)" };
+        var run = new Option<string?>("--run") { Description = "Run ID to undo (default: the last run not yet undone)", HelpName = "ID" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation" };
         var lockWait = ApplyCommand.LockWaitOption();
         var command = new Command("rollback", "Put back every file a run changed, byte for byte with its mode and owner, and delete the files it created")

@@ -78,13 +78,15 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
             journal.Finish(RunState.Completed, time.GetUtcNow());
             return new ApplyResult(journal.RunId, written, commands);
         }
-        catch (Exception e) when (e is StepFailedException or IOException or UnauthorizedAccessException or HardenException)
+        catch (Exception e)
         {
+            // Whatever went wrong (a failed check, a full disk, Ctrl-C), the host goes back to how it
+            // was before the run; only then is the error reported.
             report($"apply failed: {e.Message}");
             report("restoring every file of this run…");
             if (plan.Commands.Any(c => c.Retryable) && commands > 0)
                 report("  note: packages this run installed stay installed; remove them with apt-get if unwanted");
-            await RestoreAsync(journal, ct);
+            await RestoreAsync(journal, CancellationToken.None);
             journal.Finish(RunState.FailedRestored, time.GetUtcNow(), e.Message);
             throw new HardenException(
                 $"apply failed, host restored (run {journal.RunId}): {e.Message}", ExitCodes.ApplyFailedRestored, e);
