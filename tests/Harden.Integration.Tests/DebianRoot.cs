@@ -58,7 +58,8 @@ public sealed class DebianRoot : IDisposable
             {
                 Directory.CreateDirectory(CacheDirectory);
                 TestContext.Progress.WriteLine($"harden tests: building a Debian {Suite} root with mmdebstrap into {target} (about 30 s, once)…");
-                var partial = target + $".partial-{Environment.ProcessId}";
+                // mmdebstrap picks the output format from the extension, so the partial file must end in .tar.
+                var partial = target[..^".tar".Length] + $".partial-{Environment.ProcessId}.tar";
                 await Run("mmdebstrap", ["--quiet", "--variant=minbase", $"--include={string.Join(",", Packages)}", Suite, partial]);
                 File.Move(partial, target, overwrite: true);
                 TestContext.Progress.WriteLine("harden tests: Debian root cached.");
