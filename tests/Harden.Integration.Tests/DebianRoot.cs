@@ -48,7 +48,7 @@ public sealed class DebianRoot : IDisposable
     private static async Task<string> EnsureTarballAsync()
     {
         if (_tarball is not null) return _tarball;
-        if (!File.Exists(TarballPath)) await EnsureToolAsync("mmdebstrap");
+        if (!File.Exists(TarballPath)) await EnsurePackagesAsync("mmdebstrap");
         await BuildGate.WaitAsync();
         try
         {
@@ -73,17 +73,23 @@ public sealed class DebianRoot : IDisposable
         }
     }
 
-    /// <summary>Installs a checker from Debian's packages on first use (tests run as root), and says so.</summary>
-    public static async Task EnsureToolAsync(string tool)
+    /// <summary>Installs Debian packages the tests need on first use (tests run as root), and says so.</summary>
+    public static async Task EnsurePackagesAsync(params string[] packages)
     {
-        if (File.Exists($"/usr/bin/{tool}")) return;
         await BuildGate.WaitAsync();
         try
         {
-            if (File.Exists($"/usr/bin/{tool}")) return;
-            TestContext.Progress.WriteLine($"harden tests: {tool} is missing; installing it with apt-get…");
+            var missing = new List<string>();
+            foreach (var package in packages)
+            {
+                var status = await CliWrap.Cli.Wrap("dpkg-query").WithArguments(["-W", "-f=${Status}", package])
+                    .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+                if (status.StandardOutput != "install ok installed") missing.Add(package);
+            }
+            if (missing.Count == 0) return;
+            TestContext.Progress.WriteLine($"harden tests: installing {string.Join(", ", missing)} with apt-get…");
             await Run("apt-get", ["update", "-qq"]);
-            await Run("apt-get", ["install", "-y", "-qq", tool], ("DEBIAN_FRONTEND", "noninteractive"));
+            await Run("apt-get", ["install", "-y", "-qq", .. missing], ("DEBIAN_FRONTEND", "noninteractive"));
         }
         finally
         {

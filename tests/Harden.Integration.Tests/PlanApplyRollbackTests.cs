@@ -57,7 +57,7 @@ public sealed class PlanApplyRollbackTests : RootTest
 
         var rsyslog = await Root.Chroot("rsyslogd", "-N1");
         var augenrules = await Root.Chroot("augenrules", "--check");
-        await DebianRoot.EnsureToolAsync("shellcheck");
+        await DebianRoot.EnsurePackagesAsync("shellcheck");
         var shellcheck = await DebianRoot.Run("shellcheck", [Root.Map("/etc/profile.d/hipaa-timeout.sh")]);
         var twice = await Root.Chroot("bash", "-c", ". /etc/profile.d/hipaa-timeout.sh; . /etc/profile.d/hipaa-timeout.sh; echo \"TMOUT=$TMOUT\"; (TMOUT=0) 2>/dev/null; echo \"after=$TMOUT\"");
         var compiled = Root.ReadText("/etc/audit/audit.rules");

@@ -15,22 +15,40 @@ public sealed class ShippedArtifactsTests
         }
     }
 
-    [Test]
-    public async Task Published_binary_works_alone_from_any_directory()
+    /// <summary>
+    /// The publish contract: OUT/harden alone, from any directory. The NativeAOT build also proves
+    /// the code stays trim- and AOT-safe (its warnings are errors here) and behaves the same.
+    /// </summary>
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Published_binary_works_alone_from_any_directory(bool nativeAot)
     {
+        if (nativeAot) await DebianRoot.EnsurePackagesAsync("gcc", "zlib1g-dev");
         var output = Directory.CreateTempSubdirectory("harden-publish-").FullName;
+        using var root = await DebianRoot.CreateAsync();
         try
         {
             var publish = await CliWrap.Cli.Wrap("dotnet")
-                .WithArguments(["publish", Path.Combine(RepoRoot, "src/Harden.Cli"), "-c", "Release", "-o", output])
+                .WithArguments(["publish", Path.Combine(RepoRoot, "src/Harden.Cli"), "-c", "Release", "-o", output, .. nativeAot ? new[] { "-p:PublishAot=true" } : []])
                 .WithValidation(CliWrap.CommandResultValidation.None).ExecuteBufferedAsync();
             Assert.That(publish.ExitCode, Is.Zero, publish.StandardOutput + publish.StandardError);
             Assert.That(Directory.GetFiles(output).Select(Path.GetFileName), Is.EquivalentTo(new[] { "harden" }), "one file, nothing beside it");
 
-            var show = await CliWrap.Cli.Wrap(Path.Combine(output, "harden")).WithArguments(["profiles", "show", "ubuntu-hipaa"])
-                .WithWorkingDirectory("/").WithValidation(CliWrap.CommandResultValidation.None).ExecuteBufferedAsync();
-            Assert.That(show.ExitCode, Is.Zero, show.StandardError);
-            Assert.That(show.StandardOutput, Does.Contain("session_timeout").And.Contain("45 CFR 164.312(b)"));
+            async Task<BufferedCommandResult> Harden(params string[] args) =>
+                await CliWrap.Cli.Wrap(Path.Combine(output, "harden")).WithArguments(args)
+                    .WithWorkingDirectory("/").WithValidation(CliWrap.CommandResultValidation.None).ExecuteBufferedAsync();
+
+            var show = await Harden("profiles", "show", "ubuntu-hipaa");
+            var apply = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", root.Path, "--yes", "--accept-lockout-risk", "--format", "json");
+            var again = await Harden("plan", "--profile", "ubuntu-hipaa", "--root", root.Path, "--detailed-exitcode");
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(show.StandardOutput, Does.Contain("session_timeout").And.Contain("45 CFR 164.312(b)"));
+                Assert.That(apply.ExitCode, Is.Zero, apply.StandardError);
+                Assert.That(System.Text.Json.JsonDocument.Parse(apply.StandardOutput).RootElement.GetProperty("outcome").GetString(), Is.EqualTo("applied"));
+                Assert.That(again.ExitCode, Is.Zero, again.StandardOutput + again.StandardError);
+                Assert.That((await root.EffectiveSshdAsync())["passwordauthentication"], Is.EqualTo("no"));
+            }
         }
         finally
         {
@@ -42,7 +60,7 @@ public sealed class ShippedArtifactsTests
     [TestCase("tests/bench/bench.sh")]
     public async Task Shell_scripts_pass_shellcheck(string script)
     {
-        await DebianRoot.EnsureToolAsync("shellcheck");
+        await DebianRoot.EnsurePackagesAsync("shellcheck");
         var result = await CliWrap.Cli.Wrap("shellcheck").WithArguments([Path.Combine(RepoRoot, script)])
             .WithValidation(CliWrap.CommandResultValidation.None).ExecuteBufferedAsync();
         Assert.That(result.ExitCode, Is.Zero, result.StandardOutput);

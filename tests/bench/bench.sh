@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Times `harden plan` and `harden apply` on the cached Debian test root (median of N runs).
-# Usage: tests/bench/bench.sh [runs]   (run the test suite once first, so the root is cached)
+# Usage: tests/bench/bench.sh [runs] [aot]   (run the test suite once first, so the root is cached;
+#        "aot" benchmarks the NativeAOT build instead of the default single-file ReadyToRun one)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-5}
@@ -9,7 +10,9 @@ tarball=$(find "${HARDEN_TEST_CACHE:-/var/cache/harden-tests}" -maxdepth 1 -name
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-dotnet publish src/Harden.Cli -c Release -o "$out/bin" >/dev/null
+publish_flags=()
+[ "${2:-}" = "aot" ] && publish_flags=(-p:PublishAot=true)
+dotnet publish src/Harden.Cli -c Release -o "$out/bin" "${publish_flags[@]}" >/dev/null
 harden="$out/bin/harden"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
