@@ -15,6 +15,7 @@ public sealed record ApplyResult(string RunId, int FilesWritten, int CommandsRun
 /// <param name="retryDelay">First wait when the package manager is locked; doubles each try (tests shorten it).</param>
 public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider time, Action<string> report, TimeSpan? retryDelay = null)
 {
+    private const int AptRetries = 8;
     private static readonly string[] LockHeldSignatures = ["Could not get lock", "dpkg frontend lock", "is another process using it", "dpkg status database is locked"];
 
     /// <summary>Waits out an apt/dpkg lock held by unattended-upgrades at first boot; bounded, and says why.</summary>
@@ -23,14 +24,14 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
         {
             ShouldHandle = new PredicateBuilder<CommandResult>().HandleResult(r =>
                 !r.Succeeded && LockHeldSignatures.Any(s => r.StandardError.Contains(s, StringComparison.Ordinal))),
-            MaxRetryAttempts = 8,
+            MaxRetryAttempts = AptRetries,
             Delay = retryDelay ?? TimeSpan.FromSeconds(2),
             MaxDelay = TimeSpan.FromSeconds(30),
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
             OnRetry = args =>
             {
-                report($"  the package manager is locked by another process; retry {args.AttemptNumber + 1} of 8 in {args.RetryDelay.TotalSeconds:0}s");
+                report($"  the package manager is locked by another process; retry {args.AttemptNumber + 1} of {AptRetries} in {args.RetryDelay.TotalSeconds:0}s");
                 return ValueTask.CompletedTask;
             },
         })
@@ -42,6 +43,7 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
         report($"run {journal.RunId}: backups in {RunJournal.RunDirectory(root, journal.RunId)}");
         var written = 0;
         var commands = 0;
+        var handlersStarted = false;
         try
         {
             // Packages and groups first: a package's own install must not meet our files half-way,
@@ -72,6 +74,7 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
 
             await ValidateAsync(plan, ct);
             foreach (var touched in plan.Handlers.SelectMany(h => h.Touches)) journal.BackUp(root, touched, "", derived: true);
+            handlersStarted = true;
             await RunHandlersAsync(plan.Handlers, ct, failOnError: true);
             await VerifyAsync(plan, ct);
 
@@ -86,7 +89,7 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
             report("restoring every file of this run…");
             if (plan.Commands.Any(c => c.Retryable) && commands > 0)
                 report("  note: packages this run installed stay installed; remove them with apt-get if unwanted");
-            await RestoreAsync(journal, CancellationToken.None);
+            await RestoreAsync(journal, rerunHandlers: handlersStarted, CancellationToken.None);
             journal.Finish(RunState.FailedRestored, time.GetUtcNow(), e.Message);
             throw new HardenException(
                 $"apply failed, host restored (run {journal.RunId}): {e.Message}", ExitCodes.ApplyFailedRestored, e);
@@ -155,13 +158,14 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
         if (root.FindSymlink("/run/sshd") is null && !Directory.Exists(run)) Directory.CreateDirectory(run);
     }
 
-    public async Task RestoreAsync(RunJournal journal, CancellationToken ct)
+    /// <param name="rerunHandlers">False when the run failed before any handler ran: nothing was reloaded, so nothing needs reloading back.</param>
+    private async Task RestoreAsync(RunJournal journal, bool rerunHandlers, CancellationToken ct)
     {
         var entries = journal.Record.Entries.Reverse().ToList();
         foreach (var entry in entries.Where(e => !e.Derived)) Restore(journal, entry);
         // Reload services so they drop the configuration that was just taken away; then put back
         // what the handlers themselves regenerate, byte for byte.
-        if (entries.Count > 0) await RunHandlersAsync(journal.Record.Handlers, ct, failOnError: false);
+        if (rerunHandlers && entries.Count > 0) await RunHandlersAsync(journal.Record.Handlers, ct, failOnError: false);
         foreach (var entry in entries.Where(e => e.Derived)) Restore(journal, entry);
     }
 
@@ -187,7 +191,8 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
             if (now.Sha256 != entry.Sha256After && entry.Sha256After.Length > 0)
                 report($"  note: {entry.Path} changed after run {journal.RunId}; restoring the version from before the run");
         }
-        await RestoreAsync(journal, ct);
+        // A run killed mid-way may or may not have reached its handlers: run them to be sure.
+        await RestoreAsync(journal, rerunHandlers: true, ct);
         journal.Finish(RunState.RolledBack, time.GetUtcNow());
     }
 
