@@ -57,6 +57,39 @@ public sealed class SafeApplyTests : RootTest
         }
     }
 
+    [TestCase("Defaults timestamp_timeout=5\n", 0)]
+    [TestCase("Defaults timestamp_timeout=\n%phi-access ALL=(ALL ALL\n", 4)]
+    public async Task A_sudoers_drop_in_is_checked_with_visudo(string content, int exitCode)
+    {
+        var args = await WithOperatorAsync();
+        var folder = Directory.CreateTempSubdirectory("harden-sudoers-").FullName;
+        try
+        {
+            var profile = Path.Combine(folder, "sudo-test.yaml");
+            await File.WriteAllTextAsync(profile, "name: sudo-test\nextends: ubuntu-hipaa\nmodules:\n  - id: sudo\n    citations: [\"164.312(a)(1)\"]\n" +
+                "    files:\n      - path: /etc/sudoers.d/hipaa\n        template: sudo/hipaa.sbn\n        mode: \"0440\"\n        validate: sudoers\n");
+            Directory.CreateDirectory(Path.Combine(folder, "templates/sudo"));
+            await File.WriteAllTextAsync(Path.Combine(folder, "templates/sudo/hipaa.sbn"), content);
+            var before = await EtcAsync();
+
+            var run = await Harden(["apply", "--profile", profile, "--templates", Path.Combine(folder, "templates"), "--yes", .. args]);
+
+            Assert.That(run.ExitCode, Is.EqualTo(exitCode), run.ToString());
+            if (exitCode == 0)
+            {
+                var check = await Root.Chroot("visudo", "-c");
+                Assert.That(check.ExitCode, Is.Zero, check.StandardOutput + check.StandardError);
+                return;
+            }
+            Assert.That(run.Error, Does.Contain("visudo -c failed").And.Contain("syntax error"));
+            AssertUnchanged(before, await EtcAsync());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Test]
     public async Task A_mismatch_in_the_effective_config_rolls_back_and_names_the_setting()
     {

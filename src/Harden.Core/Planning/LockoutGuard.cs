@@ -43,7 +43,9 @@ public static class LockoutGuard
             problems.Add($"{user.Name} {string.Join("; ", why)}");
         }
         var who = operatorName is not null ? $"the operator ({operatorName})" : "no member of " + string.Join(", ", groups.DefaultIfEmpty("any login group"));
-        var details = problems.Count > 0 ? ": " + string.Join(". ", problems) : "";
+        var details = problems.Count > 0
+            ? ": " + string.Join(". ", problems)
+            : " (nobody is in it; add a user who has ~/.ssh/authorized_keys with --set ssh_allow_members=USER)";
         return $"this apply would lock out SSH logins: {who} could log in afterwards{details}. " +
                "Fix that, or pass --accept-lockout-risk to apply anyway";
     }
