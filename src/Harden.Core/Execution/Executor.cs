@@ -66,7 +66,7 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
             {
                 journal.BackUp(root, change.Path, change.AfterSha256);
                 AtomicFile.Write(root, change.Path, Encoding.UTF8.GetBytes(change.Content),
-                    (UnixFileMode)Convert.ToInt32(change.Mode, 8), change.Uid, change.Gid);
+                    Planner.ParseOctal(change.Mode), change.Uid, change.Gid);
                 journal.MarkWritten(change.Path, change.AfterSha256);
                 written++;
                 report($"  {(change.Action == ChangeAction.Create ? "+ created" : "~ updated")} {change.Path}");
@@ -173,7 +173,7 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
     {
         if (entry.Existed)
         {
-            AtomicFile.Write(root, entry.Path, journal.ReadBackup(entry), (UnixFileMode)Convert.ToInt32(entry.Mode, 8), entry.Uid, entry.Gid);
+            AtomicFile.Write(root, entry.Path, journal.ReadBackup(entry), Planner.ParseOctal(entry.Mode), entry.Uid, entry.Gid);
             report($"  restored {entry.Path}");
         }
         else if (File.Exists(root.Map(entry.Path)))

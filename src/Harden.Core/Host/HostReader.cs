@@ -45,7 +45,7 @@ public static class HostReader
     private static ImmutableDictionary<string, long> ReadAuthorizedKeys(HostRoot root, ImmutableArray<UserAccount> users)
     {
         var keys = ImmutableDictionary.CreateBuilder<string, long>(StringComparer.Ordinal);
-        foreach (var user in users.Where(u => (u.Uid == 0 || u.Uid >= 1000) && u.Home.StartsWith('/') && !u.Home.Split('/').Contains("..")))
+        foreach (var user in users.Where(u => (u.Uid == 0 || u.Uid >= 1000) && SafePath.IsAbsolute(u.Home)))
         {
             var state = ReadFile(root, user.Home.TrimEnd('/') + "/.ssh/authorized_keys");
             if (!state.Exists) continue;

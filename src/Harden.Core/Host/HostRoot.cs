@@ -31,7 +31,7 @@ public sealed record HostRoot
     /// <summary>Maps an absolute target path (as seen inside the root) to a path on this machine.</summary>
     public string Map(string targetPath)
     {
-        if (!targetPath.StartsWith('/') || targetPath.Split('/').Any(s => s is ".." or "."))
+        if (!SafePath.IsAbsolute(targetPath))
             throw new HardenException($"path '{targetPath}' must be absolute, without '.' or '..'");
         return IsLive ? targetPath : Path + targetPath;
     }

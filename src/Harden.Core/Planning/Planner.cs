@@ -86,6 +86,9 @@ public static class Planner
 
     public static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0xFFF, 8).PadLeft(3, '0');
 
+    /// <summary>The inverse of <see cref="Octal"/>, for modes stored as text in plans and manifests.</summary>
+    public static UnixFileMode ParseOctal(string mode) => (UnixFileMode)Convert.ToInt32(mode, 8);
+
     /// <summary>
     /// Finds lines elsewhere in the sshd configuration that set a key the managed drop-in sets,
     /// to another value, and plans to comment them out. Our drop-in sorts first, so sshd's

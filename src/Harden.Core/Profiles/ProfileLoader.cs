@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using Harden.Host;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -245,10 +246,10 @@ internal sealed record ProfileDocument(
                 var f = r.Expect<YamlMappingNode>(node, $"file of module '{id}'");
                 r.OnlyKeys(f, "path", "template", "mode", "owner", "group", "validate");
                 var path = r.RequiredScalar(f, "path");
-                if (!path.StartsWith('/') || path.Split('/').Any(s => s is ".." or ".") || path.EndsWith('/'))
+                if (!SafePath.IsAbsolute(path) || path.EndsWith('/'))
                     throw r.Error(f, $"module '{id}': path '{path}' must be an absolute file path without '.' or '..'");
                 var template = r.RequiredScalar(f, "template");
-                if (template.StartsWith('/') || template.Split('/').Any(s => s is ".." or "." or ""))
+                if (!SafePath.IsRelative(template))
                     throw r.Error(f, $"module '{id}': template '{template}' must be a relative path inside templates/");
                 var modeText = r.OptionalScalar(f, "mode") ?? "0644";
                 int mode;

@@ -76,7 +76,7 @@ public sealed record VariableDefinition(
     }
 
     private static bool IsAbsolutePath(string s) =>
-        s.StartsWith('/') && !s.Split('/').Contains("..") && Patterns.PathChars().IsMatch(s);
+        Host.SafePath.IsAbsolute(s) && Patterns.PathChars().IsMatch(s);
 
     private HardenException Invalid(string raw, string why) =>
         new($"variable '{Name}' ({Type.ToString().ToLowerInvariant()}): value '{Printable(raw)}' {why}");

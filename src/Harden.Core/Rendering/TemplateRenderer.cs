@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Harden.Host;
 using Harden.Profiles;
 using Scriban;
 using Scriban.Parsing;
@@ -68,7 +69,7 @@ public sealed class TemplateRenderer(ITemplateSource source)
     {
         public string GetPath(TemplateContext context, SourceSpan callerSpan, string templateName)
         {
-            if (templateName.StartsWith('/') || templateName.Split('/').Any(s => s is ".." or "." or ""))
+            if (!SafePath.IsRelative(templateName))
                 throw new ScriptRuntimeException(callerSpan, $"include '{templateName}' must be a relative path inside templates/");
             return templateName;
         }
