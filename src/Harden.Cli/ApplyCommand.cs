@@ -57,7 +57,7 @@ internal static class ApplyCommand
             }
             else
             {
-                plan = Workflow.CreatePlan(common.Request(r) with { Root = root.Path }).Plan;
+                plan = Workflow.CreatePlan(common.Request(r), root);
             }
 
             if (!json) await io.Out.WriteAsync(new TextPlanView().Render(plan));

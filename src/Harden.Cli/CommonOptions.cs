@@ -47,9 +47,8 @@ internal sealed class CommonOptions
 
     public IEnumerable<Option> All => [Profile, Root, Set, Format, Templates, Operator];
 
-    public PlanRequest Request(ParseResult r, string? profile = null) => new(
-        profile ?? r.GetValue(Profile) ?? throw new HardenException("--profile is required (see 'harden profiles list')"),
-        r.GetValue(Root),
+    public PlanRequest Request(ParseResult r) => new(
+        r.GetValue(Profile) ?? throw new HardenException("--profile is required (see 'harden profiles list')"),
         r.GetValue(Set) ?? [],
         r.GetValue(Templates),
         r.GetValue(Operator) ?? NonEmpty(Environment.GetEnvironmentVariable("SUDO_USER")));

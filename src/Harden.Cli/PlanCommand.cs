@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Harden.Cli.Views;
+using Harden.Host;
 
 namespace Harden.Cli;
 
@@ -24,7 +25,8 @@ internal static class PlanCommand
         command.Options.Add(outFile);
         command.SetAction((r, ct) => io.GuardAsync(async () =>
         {
-            var (plan, _) = Workflow.CreatePlan(common.Request(r));
+            var root = HostRoot.Open(r.GetValue(common.Root));
+            var plan = Workflow.CreatePlan(common.Request(r), root);
             if (r.GetValue(outFile) is { } path)
             {
                 // The one write plan makes is the file the user asked for; whole or not at all.

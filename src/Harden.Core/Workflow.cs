@@ -7,8 +7,8 @@ using Harden.Rendering;
 
 namespace Harden;
 
-/// <summary>What a plan or apply request names: a profile, variable settings, a root.</summary>
-public sealed record PlanRequest(string Profile, string? Root, IReadOnlyList<string> Assignments, string? TemplatesDirectory, string? Operator);
+/// <summary>What a plan or apply request names: a profile and its variable settings.</summary>
+public sealed record PlanRequest(string Profile, IReadOnlyList<string> Assignments, string? TemplatesDirectory, string? Operator);
 
 /// <summary>
 /// Wires the one-way flow: profile → render → read host → plan. Each step is its own type; this
@@ -16,9 +16,8 @@ public sealed record PlanRequest(string Profile, string? Root, IReadOnlyList<str
 /// </summary>
 public static class Workflow
 {
-    public static (Plan Plan, HostRoot Root) CreatePlan(PlanRequest request)
+    public static Plan CreatePlan(PlanRequest request, HostRoot root)
     {
-        var root = HostRoot.Open(request.Root);
         var profile = ProfileLoader.Load(request.Profile);
         var variables = VariableBinder.Bind(profile, request.Assignments);
         ITemplateSource templates = request.TemplatesDirectory is { } dir
@@ -28,7 +27,7 @@ public static class Workflow
         var host = HostReader.Read(root, desired.Files.Select(f => f.File.Path));
         var plan = Planner.Create(desired, host);
         var members = desired.ActiveModules.SelectMany(m => Planner.Members(desired, m)).ToHashSet(StringComparer.Ordinal);
-        return (plan with { LockoutRisk = LockoutGuard.Assess(plan, host, request.Operator, members) }, root);
+        return plan with { LockoutRisk = LockoutGuard.Assess(plan, host, request.Operator, members) };
     }
 
     public static Plan ReadSavedPlan(string path)
