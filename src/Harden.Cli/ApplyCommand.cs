@@ -22,6 +22,10 @@ internal static class ApplyCommand
         {
             Description = "Apply even though no allowed user could log in over SSH afterwards",
         };
+        var prune = new Option<bool>("--prune")
+        {
+            Description = "Also return what earlier runs changed and the profile no longer manages to its state before harden",
+        };
         var lockWait = LockWaitOption();
         var command = new Command("apply", "Converge the host to a profile: back up, write atomically, validate, reload, verify; restore by itself on failure")
         {
@@ -30,6 +34,7 @@ internal static class ApplyCommand
         foreach (var o in common.All) command.Options.Add(o);
         command.Options.Add(yes);
         command.Options.Add(acceptRisk);
+        command.Options.Add(prune);
         command.Options.Add(lockWait);
         command.SetAction((r, ct) => io.GuardAsync(async () =>
         {
@@ -49,19 +54,13 @@ internal static class ApplyCommand
 
             using var runLock = await RunLock.AcquireAsync(root, TimeSpan.FromSeconds(r.GetValue(lockWait)), Report, ct);
             Workflow.EnsureNoUnfinishedRun(root);
-            Plan plan;
-            if (savedPlan is not null)
-            {
-                Workflow.EnsureFresh(savedPlan, root);
-                plan = savedPlan;
-            }
-            else
-            {
-                plan = Workflow.CreatePlan(common.Request(r), root);
-            }
+            // A saved plan is never trusted whole: the same request is planned again, and the two
+            // must agree on every change; the lockout guard then reads the fresh plan.
+            var plan = savedPlan is not null ? Workflow.Refresh(savedPlan, saved!, root) : Workflow.CreatePlan(common.Request(r), root);
+            var pruning = r.GetValue(prune) && !plan.NoLongerManaged.IsEmpty;
 
             if (!json) await io.Out.WriteAsync(new TextPlanView().Render(plan));
-            if (!plan.HasChanges)
+            if (!plan.HasChanges && !pruning)
             {
                 if (json) await WriteJson(io, plan, null, "no-changes");
                 return ExitCodes.Success;
@@ -72,11 +71,11 @@ internal static class ApplyCommand
                 return ExitCodes.Error;
 
             var executor = new Executor(root, new CliWrapCommandRunner(root), TimeProvider.System, Report);
-            var result = await executor.ApplyAsync(plan, ct);
+            var result = await executor.ApplyAsync(plan, ct, pruning);
             if (json) await WriteJson(io, plan, result, "applied");
             else
                 await io.Out.WriteLineAsync(
-                    $"Applied: {result.FilesWritten} file(s) written, {result.CommandsRun} command(s) run. Run {result.RunId}; undo with: harden rollback{(root.IsLive ? "" : $" --root {root.Path}")} --run {result.RunId}");
+                    $"Applied: {result.Changed} change(s){(pruning ? $", {result.Pruned} pruned" : "")}. Run {result.RunId}; undo with: harden rollback{(root.IsLive ? "" : $" --root {root.Path}")} --run {result.RunId}");
             return ExitCodes.Success;
         }));
         return command;
@@ -111,8 +110,8 @@ internal static class ApplyCommand
             w.WriteNumber("format_version", Plan.CurrentFormatVersion);
             w.WriteString("outcome", outcome);
             w.WriteString("run_id", result?.RunId);
-            w.WriteNumber("files_written", result?.FilesWritten ?? 0);
-            w.WriteNumber("commands_run", result?.CommandsRun ?? 0);
+            w.WriteNumber("changed", result?.Changed ?? 0);
+            w.WriteNumber("pruned", result?.Pruned ?? 0);
             w.WritePropertyName("plan");
             JsonSerializer.Serialize(w, plan, HardenJson.Default.Plan);
             w.WriteEndObject();

@@ -29,16 +29,26 @@ internal static class PlanCommand
             var plan = Workflow.CreatePlan(common.Request(r), root);
             if (r.GetValue(outFile) is { } path)
             {
-                // The one write plan makes is the file the user asked for; whole or not at all.
+                // The one write plan makes is the file the user asked for: whole or not at all, and
+                // readable by its owner only (a plan shows configuration and account names).
                 var temp = $"{path}.tmp-{Environment.ProcessId}";
-                await File.WriteAllBytesAsync(temp, JsonSerializer.SerializeToUtf8Bytes(plan, HardenJson.Default.Plan), ct);
+                await using (var stream = new FileStream(temp, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                }))
+                {
+                    await stream.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(plan, HardenJson.Default.Plan), ct);
+                }
                 File.Move(temp, path, overwrite: true);
             }
             IPlanView view = common.Json(r) ? new JsonPlanView() : new TextPlanView();
             await io.Out.WriteAsync(view.Render(plan));
             if (r.GetValue(outFile) is { } saved && !common.Json(r))
                 await io.Out.WriteLineAsync($"Saved the plan to {saved}; apply it with: harden apply {saved}");
-            return r.GetValue(detailed) && plan.HasChanges ? ExitCodes.ChangesPending : ExitCodes.Success;
+            // A drift check must never call a host clean while a run is unfinished on it.
+            if (plan.UnfinishedRun is { } run)
+                throw new HardenException($"run {run} did not finish; the host is in an unknown state. Restore it with: harden rollback{(root.IsLive ? "" : $" --root {root.Path}")} --run {run}");
+            return r.GetValue(detailed) && (plan.HasChanges || !plan.NoLongerManaged.IsEmpty) ? ExitCodes.ChangesPending : ExitCodes.Success;
         }));
         return command;
     }

@@ -48,6 +48,12 @@ internal static class ProfilesCommand
             sb.Append($"  {m.Id,-16} {m.Title}\n");
             sb.Append($"  {"",-16} HIPAA: {string.Join(", ", m.Citations.Select(c => "45 CFR " + c))}\n");
             foreach (var f in m.Files) sb.Append($"  {"",-16} {f.Path} ({Planning.Planner.Octal(f.Mode)} {f.Owner}:{f.Group}) from {f.Template}\n");
+            foreach (var k in m.Keys) sb.Append($"  {"",-16} {k.Key} {k.Value} in {k.Path}\n");
+            foreach (var b in m.Blocks) sb.Append($"  {"",-16} block at the {b.Position} of {b.Path} from {b.Template}\n");
+            foreach (var d in m.Directories) sb.Append($"  {"",-16} directory {d.Path} ({Planning.Planner.Octal(d.Mode)} {d.Owner}:{d.Group})\n");
+            foreach (var sv in m.Services) sb.Append($"  {"",-16} service {sv.Name} {sv.State}\n");
+            if (m.Packages.Length > 0) sb.Append($"  {"",-16} packages: {string.Join(", ", m.Packages)}\n");
+            if (m.AbsentPackages.Length > 0) sb.Append($"  {"",-16} packages removed if present: {string.Join(", ", m.AbsentPackages)}\n");
             if (m.Requires.Length > 0) sb.Append($"  {"",-16} only when set: {string.Join(", ", m.Requires)}\n");
         }
         return sb.ToString();

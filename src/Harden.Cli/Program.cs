@@ -1,10 +1,25 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 
 namespace Harden.Cli;
 
 public static class Program
 {
-    public static Task<int> Main(string[] args) => RunAsync(args, Console.Out, Console.Error, Console.IsInputRedirected ? null : Console.In);
+    public static async Task<int> Main(string[] args)
+    {
+        // harden owns termination: SIGINT/SIGTERM cancel the run, which then restores what it changed
+        // (bounded) and exits 4, instead of the process being torn down mid-write after a grace period.
+        using var cts = new CancellationTokenSource();
+        void Cancel(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            if (!cts.IsCancellationRequested) Console.Error.WriteLine($"harden: {context.Signal} received; stopping and restoring what this run changed…");
+            cts.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+        return await RunAsync(args, Console.Out, Console.Error, Console.IsInputRedirected ? null : Console.In, cts.Token);
+    }
 
     /// <summary>The whole CLI, with its streams passed in so tests can drive it in-process.</summary>
     /// <param name="prompt">Where to read a confirmation from; null when nobody is at a terminal.</param>
@@ -20,7 +35,8 @@ public static class Program
             RollbackCommand.Create(console),
             ProfilesCommand.Create(console),
         };
-        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);
+        return await root.Parse(args).InvokeAsync(
+            new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = null }, ct);
     }
 }
 

@@ -16,10 +16,15 @@ internal static class RollbackCommand
         };
         var run = new Option<string?>("--run") { Description = "Run ID to undo (default: the last run not yet undone)", HelpName = "ID" };
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation" };
-        var lockWait = ApplyCommand.LockWaitOption();
-        var command = new Command("rollback", "Put back every file a run changed, byte for byte with its mode and owner, and delete the files it created")
+        var force = new Option<bool>("--force")
         {
-            root, run, yes, lockWait,
+            Description = "Also put back what was changed since the run (an admin's edit is otherwise kept, shown, and rollback exits 6)",
+        };
+        var lockWait = ApplyCommand.LockWaitOption();
+        var command = new Command("rollback",
+            "Undo a run by the inverse of each change: files from their backups, groups and members with groupdel/gpasswd, packages purged or reinstalled. Nothing changed since the run is overwritten without --force")
+        {
+            root, run, yes, force, lockWait,
         };
         command.SetAction((r, ct) => io.GuardAsync(async () =>
         {
@@ -30,20 +35,33 @@ internal static class RollbackCommand
 
             var journal = r.GetValue(run) is { } id
                 ? RunJournal.Open(host, id)
-                : RunJournal.All(host).LastOrDefault(j => j.Record.State is RunState.Completed or RunState.InProgress)
+                : RunJournal.All(host).LastOrDefault(j => j.Record.State is RunState.Completed or RunState.InProgress or RunState.FailedIncomplete or RunState.PartlyRolledBack)
                   ?? throw new HardenException($"nothing to roll back: no completed run under {host.Map(RunJournal.RunsDirectory)}");
             if (journal.Record.State is RunState.RolledBack or RunState.FailedRestored)
                 throw new HardenException($"run {journal.RunId} is already undone ({journal.Record.State})");
 
-            var entries = journal.Record.Entries;
-            await io.Out.WriteLineAsync($"Run {journal.RunId} (profile {journal.Record.Profile}, {journal.Record.State}): " +
-                $"{entries.Count(e => e.Existed)} file(s) to restore, {entries.Count(e => !e.Existed)} to remove");
+            var entries = journal.Record.Entries.Where(e => !e.Derived && e.Step != EntryStep.Restored).ToList();
+            await io.Out.WriteLineAsync($"Run {journal.RunId} (profile {journal.Record.Profile}, {journal.Record.State}): {entries.Count} change(s) to undo");
+            foreach (var e in entries) await io.Out.WriteLineAsync($"  {e.Address}  [{e.Module}]");
             if (!await ApplyCommand.ConfirmAsync(io, r.GetValue(yes), "Roll back this run?"))
                 return ExitCodes.Error;
 
-            await new Executor(host, new CliWrapCommandRunner(host), TimeProvider.System, Report).RollbackAsync(journal, ct);
-            await io.Out.WriteLineAsync($"Rolled back run {journal.RunId}.");
-            return ExitCodes.Success;
+            var result = await new Executor(host, new CliWrapCommandRunner(host), TimeProvider.System, Report)
+                .RollbackAsync(journal, r.GetValue(force), ct);
+            foreach (var note in result.Notes) await io.Out.WriteLineAsync($"  note: {note}");
+            if (result.Kept.Count == 0)
+            {
+                await io.Out.WriteLineAsync($"Rolled back run {journal.RunId}.");
+                return ExitCodes.Success;
+            }
+            await io.Error.WriteLineAsync($"harden: rolled back run {journal.RunId} except {result.Kept.Count} change(s) made since the run, kept as they are:");
+            foreach (var kept in result.Kept)
+            {
+                await io.Error.WriteLineAsync($"  {kept.Kept}");
+                foreach (var line in kept.Diff.TrimEnd('\n').Split('\n').Where(l => l.Length > 0)) await io.Error.WriteLineAsync($"    {line}");
+            }
+            await io.Error.WriteLineAsync($"To put those back as well: harden rollback{(host.IsLive ? "" : $" --root {host.Path}")} --run {journal.RunId} --force");
+            return ExitCodes.RollbackKeptChanges;
         }));
         return command;
     }

@@ -11,6 +11,10 @@ public static class ExitCodes
     public const int ChangesPending = 2;
     public const int LockoutRefused = 3;
     public const int ApplyFailedRestored = 4;
+    /// <summary>A restore or rollback could not put everything back; the message lists what is left and the command that finishes it.</summary>
+    public const int RestoreIncomplete = 5;
+    /// <summary>rollback restored everything except resources changed since the run (named, with a diff); --force puts them back too.</summary>
+    public const int RollbackKeptChanges = 6;
 }
 
 /// <summary>An error the user can act on; its message is shown as is, without a stack trace.</summary>

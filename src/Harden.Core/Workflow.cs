@@ -11,7 +11,7 @@ namespace Harden;
 public sealed record PlanRequest(string Profile, IReadOnlyList<string> Assignments, string? TemplatesDirectory, string? Operator);
 
 /// <summary>
-/// Wires the one-way flow: profile → render → read host → plan. Each step is its own type; this
+/// Wires the one-way flow: profile → resources → read host → plan. Each step is its own type; this
 /// class only sequences them, so the CLI stays thin and tests can drive the same path.
 /// </summary>
 public static class Workflow
@@ -24,10 +24,15 @@ public static class Workflow
             ? new DirectoryTemplateSource(dir, EmbeddedTemplateSource.Instance)
             : EmbeddedTemplateSource.Instance;
         var desired = DesiredState.Render(profile, variables, new TemplateRenderer(templates));
-        var host = HostReader.Read(root, desired.Files.Select(f => f.File.Path));
+        var host = HostReader.Read(root, Planner.Needs(desired));
         var plan = Planner.Create(desired, host);
-        var members = desired.ActiveModules.SelectMany(m => Planner.Members(desired, m)).ToHashSet(StringComparer.Ordinal);
-        return plan with { LockoutRisk = LockoutGuard.Assess(plan, host, request.Operator, members) };
+        // A saved plan records how it was asked for with full paths, so apply can ask again from anywhere.
+        var absolute = request with
+        {
+            Profile = ProfileLoader.LooksLikePath(request.Profile) ? Path.GetFullPath(request.Profile) : request.Profile,
+            TemplatesDirectory = request.TemplatesDirectory is { } t ? Path.GetFullPath(t) : null,
+        };
+        return plan with { LockoutRisk = LockoutGuard.Assess(plan, host, request.Operator), Request = absolute };
     }
 
     public static Plan ReadSavedPlan(string path)
@@ -39,6 +44,7 @@ public static class Workflow
                 ?? throw new HardenException($"plan file '{path}' is empty");
             if (plan.FormatVersion != Plan.CurrentFormatVersion)
                 throw new HardenException($"plan file '{path}' has format_version {plan.FormatVersion}; this harden reads {Plan.CurrentFormatVersion}");
+            if (plan.Request is null) throw new HardenException($"plan file '{path}' does not say which profile it was made from");
             return plan;
         }
         catch (JsonException e)
@@ -47,21 +53,27 @@ public static class Workflow
         }
     }
 
-    /// <summary>A saved plan is only as good as the host it was made from: refuse it when any file moved on.</summary>
-    public static void EnsureFresh(Plan plan, HostRoot root)
+    /// <summary>
+    /// A saved plan is a promise of what apply will do. Apply plans again from the same request and
+    /// goes ahead only if every change is the same (same resources, same before and after): a host
+    /// that moved on, or a plan file edited by hand, is refused as stale.
+    /// </summary>
+    public static Plan Refresh(Plan saved, string savedPath, HostRoot root)
     {
-        var stale = plan.Files
-            .Select(f => (f.Path, Expected: f.BeforeSha256, Actual: HostReader.ReadFile(root, f.Path).Sha256))
-            .Where(x => x.Expected != x.Actual)
-            .Select(x => x.Path)
-            .ToList();
-        if (stale.Count > 0)
-            throw new HardenException($"stale plan: the host changed since it was made ({string.Join(", ", stale)}); run 'harden plan' again");
+        var fresh = CreatePlan(saved.Request!, root);
+        var savedChanges = saved.Changes.Where(c => c.IsChange).ToList();
+        var freshChanges = fresh.Pending.ToList();
+        var differ = savedChanges.Where(s => !freshChanges.Any(f => f.SameEffect(s))).Select(c => c.Address.ToString())
+            .Concat(freshChanges.Where(f => !savedChanges.Any(s => s.SameEffect(f))).Select(c => c.Address.ToString()))
+            .Distinct().ToList();
+        if (differ.Count > 0)
+            throw new HardenException($"stale plan: the host (or {savedPath}) changed since it was made ({string.Join(", ", differ)}); run 'harden plan' again");
+        return fresh;
     }
 
     public static void EnsureNoUnfinishedRun(HostRoot root)
     {
         if (RunJournal.FindUnfinished(root) is { } run)
-            throw new HardenException($"run {run.RunId} did not finish (the process died mid-run); restore the host with 'harden rollback --run {run.RunId}' first");
+            throw new HardenException($"run {run.RunId} did not finish (the process died mid-run); restore the host with 'harden rollback{(root.IsLive ? "" : $" --root {root.Path}")} --run {run.RunId}' first");
     }
 }

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Harden.Execution;
 using Harden.Planning;
+using Harden.Resources;
 
 namespace Harden.Cli.Views;
 
@@ -16,6 +17,7 @@ public sealed class JsonPlanView : IPlanView
     public string Render(Plan plan) => JsonSerializer.Serialize(plan, HardenJson.Default.Plan) + "\n";
 }
 
+/// <summary>One line per resource, <c>+ ~ - =</c> from its action, with the diff under each changed file.</summary>
 public sealed class TextPlanView : IPlanView
 {
     public string Render(Plan plan)
@@ -26,30 +28,26 @@ public sealed class TextPlanView : IPlanView
         if (plan.LockoutRisk is { } risk) sb.Append($"warning: {risk}\n");
         if (plan.Warnings.Length > 0 || plan.LockoutRisk is not null) sb.Append('\n');
 
-        foreach (var file in plan.Files)
+        foreach (var change in plan.Changes)
         {
-            var symbol = file.Action switch { ChangeAction.Create => '+', ChangeAction.Update => '~', _ => '=' };
-            sb.Append($"{symbol} {file.Path}  [{file.Module}] {file.Mode} {file.Owner}:{file.Group}");
-            if (file.Reason.Length > 0) sb.Append($"  ({file.Reason})");
+            var symbol = change.Action switch { ChangeAction.Create => '+', ChangeAction.Update => '~', ChangeAction.Delete => '-', _ => '=' };
+            sb.Append($"{symbol} {Name(change)}  [{change.Module}]");
+            if (change.After is { } after && change.Address.Kind is FileResource.Kind or DirectoryResource.Kind)
+                sb.Append($" {after.Get("mode")} {after.Get("owner")}:{after.Get("group")}");
+            if (change.Reason.Length > 0) sb.Append($"  ({change.Reason})");
             sb.Append('\n');
-            if (file.Action != ChangeAction.Unchanged)
+            if (change.IsChange && change.Diff.Length > 0)
             {
-                foreach (var line in file.Diff.TrimEnd('\n').Split('\n')) sb.Append("    ").Append(line).Append('\n');
+                foreach (var line in change.Diff.TrimEnd('\n').Split('\n')) sb.Append("    ").Append(line).Append('\n');
             }
+            else if (change.IsChange && change.Sensitive)
+                sb.Append("    (sensitive: content not shown; sha256 ").Append(change.After.Get("sha256")).Append(")\n");
         }
 
-        if (plan.Conflicts.Length > 0)
-        {
-            sb.Append("\nConflicting sshd settings (apply comments them out, rollback restores them):\n");
-            foreach (var c in plan.Conflicts) sb.Append($"  {c.File}:{c.Line}  {c.Key} {c.Value}  (profile wants {c.Wanted})\n");
-        }
-        if (plan.Commands.Length > 0)
-        {
-            sb.Append("\nCommands apply would run:\n");
-            foreach (var c in plan.Commands) sb.Append($"  $ {CliWrapCommandRunner.Display(c.Argv)}   ({c.Module}: {c.Reason})\n");
-        }
+        if (plan.SshdConnections.Length > 0)
+            sb.Append($"\nsshd is verified globally and for {plan.SshdConnections.Length} Match block(s): {string.Join("; ", plan.SshdConnections)}\n");
         if (plan.Validators.Length > 0)
-            sb.Append($"\nChecks before activation: {string.Join(", ", plan.Validators)}\n");
+            sb.Append($"\nChecks before anything is replaced (on a staged copy): {string.Join(", ", plan.Validators)}\n");
         if (plan.Handlers.Length > 0)
         {
             sb.Append("\nHandlers apply would run:\n");
@@ -65,18 +63,24 @@ public sealed class TextPlanView : IPlanView
             sb.Append("\nSkipped modules:\n");
             foreach (var m in plan.SkippedModules) sb.Append($"  {m.Id}: {m.Reason}\n");
         }
+        if (plan.NoLongerManaged.Length > 0)
+        {
+            sb.Append("\nNo longer managed (changed by earlier runs; 'apply --prune' returns them to their state before harden):\n");
+            foreach (var m in plan.NoLongerManaged) sb.Append($"  {m.Address}  [{m.Module}, run {m.RunId}]\n");
+        }
 
         sb.Append('\n');
         if (!plan.HasChanges)
         {
-            sb.Append($"No changes. The host matches profile {plan.Profile} ({plan.Files.Length} files checked).\n");
+            sb.Append($"No changes. The host matches profile {plan.Profile} ({plan.Changes.Length} resources checked).\n");
             return sb.ToString();
         }
-        var create = plan.Files.Count(f => f.Action == ChangeAction.Create);
-        var update = plan.Files.Count(f => f.Action == ChangeAction.Update);
-        var same = plan.Files.Count(f => f.Action == ChangeAction.Unchanged);
         var handlers = plan.Handlers.Count(h => h.SkipReason is null);
-        sb.Append($"Plan: {create} to create, {update} to update, {same} unchanged, {plan.Commands.Length} command(s), {handlers} handler(s).\n");
+        sb.Append($"Plan: {plan.Count(ChangeAction.Create)} to create, {plan.Count(ChangeAction.Update)} to update, " +
+                  $"{plan.Count(ChangeAction.Delete)} to remove, {plan.Count(ChangeAction.NoOp)} unchanged, {handlers} handler(s).\n");
         return sb.ToString();
     }
+
+    /// <summary>Files show as their path, as people know them; everything else by address.</summary>
+    private static string Name(Change change) => change.Address.Kind == FileResource.Kind ? change.Address.Key : change.Address.ToString();
 }

@@ -1,114 +1,94 @@
-using System.Text;
 using Harden.Host;
 using Harden.Planning;
-using Polly;
-using Polly.Retry;
+using Harden.Resources;
 
 namespace Harden.Execution;
 
-public sealed record ApplyResult(string RunId, int FilesWritten, int CommandsRun);
+public sealed record ApplyResult(string RunId, int Changed, int Pruned);
+
+/// <summary>What a rollback came to: what it restored, and what it kept because someone changed it since the run.</summary>
+public sealed record RollbackResult(int Restored, IReadOnlyList<RestoreOutcome> Kept, IReadOnlyList<string> Notes);
 
 /// <summary>
-/// The one place that changes a host: back up, write atomically, run commands, validate, run
-/// handlers, verify; and on any failure put every file back, in reverse order.
+/// The one place that changes a host: check staged configuration, apply each resource through
+/// <see cref="IHostEffects"/> with the journal written before and after, run handlers, verify; and
+/// on any failure (a refused check, a full disk, SIGTERM) undo every resource, in reverse order.
 /// </summary>
 /// <param name="retryDelay">First wait when the package manager is locked; doubles each try (tests shorten it).</param>
 public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider time, Action<string> report, TimeSpan? retryDelay = null)
 {
-    private const int AptRetries = 8;
-    private static readonly string[] LockHeldSignatures = ["Could not get lock", "dpkg frontend lock", "is another process using it", "dpkg status database is locked"];
+    /// <summary>How long a restore after a failure or a signal may take before it gives up and says what is left.</summary>
+    public static TimeSpan RestoreBudget { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Waits out an apt/dpkg lock held by unattended-upgrades at first boot; bounded, and says why.</summary>
-    private readonly ResiliencePipeline<CommandResult> _aptRetry = new ResiliencePipelineBuilder<CommandResult>()
-        .AddRetry(new RetryStrategyOptions<CommandResult>
-        {
-            ShouldHandle = new PredicateBuilder<CommandResult>().HandleResult(r =>
-                !r.Succeeded && LockHeldSignatures.Any(s => r.StandardError.Contains(s, StringComparison.Ordinal))),
-            MaxRetryAttempts = AptRetries,
-            Delay = retryDelay ?? TimeSpan.FromSeconds(2),
-            MaxDelay = TimeSpan.FromSeconds(30),
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
-            OnRetry = args =>
-            {
-                report($"  the package manager is locked by another process; retry {args.AttemptNumber + 1} of {AptRetries} in {args.RetryDelay.TotalSeconds:0}s");
-                return ValueTask.CompletedTask;
-            },
-        })
-        .Build();
-
-    public async Task<ApplyResult> ApplyAsync(Plan plan, CancellationToken ct)
+    public async Task<ApplyResult> ApplyAsync(Plan plan, CancellationToken ct, bool prune = false)
     {
         var journal = RunJournal.Start(root, plan, time);
+        var fx = new HostEffects(root, runner, journal, report, retryDelay);
         report($"run {journal.RunId}: backups in {RunJournal.RunDirectory(root, journal.RunId)}");
-        var written = 0;
-        var commands = 0;
-        var handlersStarted = false;
+        var changed = 0;
         try
         {
-            // Packages and groups first: a package's own install must not meet our files half-way,
-            // and files may name a group the run creates.
-            foreach (var command in plan.Commands)
+            var validated = false;
+            foreach (var change in plan.Pending)
             {
-                foreach (var touched in command.Touches) journal.BackUp(root, touched, "");
-                report($"  $ {CliWrapCommandRunner.Display(command.Argv)}");
-                var result = command.Retryable
-                    ? await _aptRetry.ExecuteAsync(async token => await runner.RunAsync(command.Argv, token), ct)
-                    : await runner.RunAsync(command.Argv, ct);
-                if (!result.Succeeded)
-                    throw new StepFailedException($"{CliWrapCommandRunner.Display(command.Argv)} failed (exit {result.ExitCode}): {result.Message}");
-                foreach (var touched in command.Touches)
-                    journal.MarkWritten(touched, HostReader.ReadFile(root, touched).Sha256);
-                commands++;
+                ct.ThrowIfCancellationRequested();
+                // Packages, groups and folders first; then, before the first configuration file is
+                // touched, every edit is checked on a staged copy.
+                if (!validated && change.Resource is ITextEdit)
+                {
+                    await ValidateStagedAsync(plan, journal, ct);
+                    validated = true;
+                }
+                var resource = change.Resource ?? throw new HardenException($"{change.Address}: the plan has no resource to apply it (plans are made fresh for apply)");
+                journal.Begin(change);
+                var reached = await resource.ApplyAsync(change, fx, ct);
+                journal.Complete(change.Address, reached);
+                changed++;
+                if (change.Resource is not (SshdConflictResource or DirectoryResource))
+                    report($"  {Symbol(change.Action)} {change.Address}{(change.Reason.Length > 0 ? $"  ({change.Reason})" : "")}");
             }
+            if (!validated) await ValidateStagedAsync(plan, journal, ct);
 
-            foreach (var change in plan.Changes)
-            {
-                journal.BackUp(root, change.Path, change.AfterSha256);
-                AtomicFile.Write(root, change.Path, Encoding.UTF8.GetBytes(change.Content),
-                    Planner.ParseOctal(change.Mode), change.Uid, change.Gid);
-                journal.MarkWritten(change.Path, change.AfterSha256);
-                written++;
-                report($"  {(change.Action == ChangeAction.Create ? "+ created" : "~ updated")} {change.Path}");
-            }
-
-            await ValidateAsync(plan, ct);
-            foreach (var touched in plan.Handlers.SelectMany(h => h.Touches)) journal.BackUp(root, touched, "", derived: true);
-            handlersStarted = true;
+            foreach (var touched in plan.Handlers.SelectMany(h => h.Touches)) fx.PreserveDerived(touched, "handlers");
+            journal.MarkHandlersStarted();
             await RunHandlersAsync(plan.Handlers, ct, failOnError: true);
-            await VerifyAsync(plan, ct);
-
+            await VerifySshdAsync(plan, ct);
             journal.Finish(RunState.Completed, time.GetUtcNow());
-            return new ApplyResult(journal.RunId, written, commands);
         }
         catch (Exception e)
         {
-            // Whatever went wrong (a failed check, a full disk, Ctrl-C), the host goes back to how it
-            // was before the run; only then is the error reported.
-            report($"apply failed: {e.Message}");
-            report("restoring every file of this run…");
-            if (plan.Commands.Any(c => c.Retryable) && commands > 0)
-                report("  note: packages this run installed stay installed; remove them with apt-get if unwanted");
-            await RestoreAsync(journal, rerunHandlers: handlersStarted, CancellationToken.None);
-            journal.Finish(RunState.FailedRestored, time.GetUtcNow(), e.Message);
+            var why = e is OperationCanceledException ? "interrupted (SIGINT/SIGTERM)" : e.Message;
+            report($"apply failed: {why}");
+            report("restoring everything this run changed…");
+            var left = await RestoreAfterFailureAsync(journal, fx);
+            if (left.Count == 0)
+            {
+                journal.Finish(RunState.FailedRestored, time.GetUtcNow(), why);
+                throw new HardenException($"apply failed, host restored (run {journal.RunId}): {why}", ExitCodes.ApplyFailedRestored, e);
+            }
+            journal.Finish(RunState.FailedIncomplete, time.GetUtcNow(), why);
             throw new HardenException(
-                $"apply failed, host restored (run {journal.RunId}): {e.Message}", ExitCodes.ApplyFailedRestored, e);
+                $"apply failed (run {journal.RunId}): {why}\nThe restore did not finish; still to restore: {string.Join("; ", left)}.\n" +
+                $"Fix the cause, then run: harden rollback{RootArg} --run {journal.RunId}", ExitCodes.RestoreIncomplete, e);
         }
+
+        var pruned = prune ? await PruneAsync(plan, ct) : 0;
+        return new ApplyResult(journal.RunId, changed, pruned);
     }
 
-    private async Task ValidateAsync(Plan plan, CancellationToken ct)
+    private string RootArg => root.IsLive ? "" : $" --root {root.Path}";
+
+    private static char Symbol(ChangeAction action) => action switch
     {
-        var validators = new Validators(runner);
-        if (plan.Changes.Any(c => c.Validator == Planner.SshdValidator)) EnsurePrivilegeSeparationDirectory();
-        var checkedOnce = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var change in plan.Changes.Where(c => c.Validator is not null))
-        {
-            // sshd -t and rsyslogd -N1 check the whole configuration: once is enough.
-            if (change.Validator is Planner.SshdValidator or "rsyslog" && !checkedOnce.Add(change.Validator)) continue;
-            report($"  checking {change.Path} ({change.Validator})");
-            if (await validators.CheckAsync(change.Validator!, change, ct) is { } failure)
-                throw new StepFailedException(failure);
-        }
+        ChangeAction.Create => '+', ChangeAction.Update => '~', ChangeAction.Delete => '-', _ => '=',
+    };
+
+    private async Task ValidateStagedAsync(Plan plan, RunJournal journal, CancellationToken ct)
+    {
+        if (plan.Validators.Contains(Planner.SshdValidator)) EnsurePrivilegeSeparationDirectory();
+        var staged = new StagedConfig(root, runner, report);
+        if (await staged.CheckAsync(plan.Changes, $"{RunJournal.RunsDirectory}/{journal.RunId}/stage", ct) is { } failure)
+            throw new StepFailedException(failure);
     }
 
     private async Task RunHandlersAsync(IEnumerable<PlannedHandler> handlers, CancellationToken ct, bool failOnError)
@@ -129,26 +109,34 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
         }
     }
 
-    /// <summary>Reads the effective sshd configuration and compares every managed setting.</summary>
-    private async Task VerifyAsync(Plan plan, CancellationToken ct)
+    /// <summary>
+    /// Reads the effective sshd configuration, globally and once per Match block's connection
+    /// (<c>sshd -T -C</c>), and compares every managed setting.
+    /// </summary>
+    private async Task VerifySshdAsync(Plan plan, CancellationToken ct)
     {
         var expected = plan.Expected.Where(e => e.Source == Planner.SshdValidator).ToList();
-        if (expected.Count == 0 || !plan.Changes.Any(c => c.Validator == Planner.SshdValidator)) return;
+        if (expected.Count == 0 || !plan.Pending.Any(c => c.Resource is { } r && Planner.IsSshd(r))) return;
         EnsurePrivilegeSeparationDirectory();
-        var result = await runner.RunAsync(["sshd", "-T"], ct);
-        if (!result.Succeeded)
-            throw new StepFailedException($"sshd -T failed (exit {result.ExitCode}): {result.Message}");
-        var effective = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(l => l.Split(' ', 2))
-            .GroupBy(p => p[0].ToLowerInvariant())
-            .ToDictionary(g => g.Key, g => string.Join(' ', g.Select(p => p.Length > 1 ? p[1] : "")));
-        var mismatches = expected
-            .Where(e => !effective.TryGetValue(e.Key, out var actual) || !SshdConfig.SameValue(actual, e.Value))
-            .Select(e => $"{e.Key}: wanted '{e.Value}', effective '{effective.GetValueOrDefault(e.Key, "(not reported)")}'")
-            .ToList();
+        var mismatches = new List<string>();
+        foreach (var connection in plan.SshdConnections.Prepend(null))
+        {
+            string[] argv = connection is null ? ["sshd", "-T"] : ["sshd", "-T", "-C", connection];
+            var result = await runner.RunAsync(argv, ct);
+            if (!result.Succeeded)
+                throw new StepFailedException($"{string.Join(' ', argv)} failed (exit {result.ExitCode}): {result.Message}");
+            var effective = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => l.Split(' ', 2))
+                .GroupBy(p => p[0].ToLowerInvariant())
+                .ToDictionary(g => g.Key, g => string.Join(' ', g.Select(p => p.Length > 1 ? p[1] : "")));
+            mismatches.AddRange(expected
+                .Where(e => !effective.TryGetValue(e.Key, out var actual) || !SshdConfig.SameValue(actual, e.Value))
+                .Select(e => $"{e.Key}: wanted '{e.Value}', effective '{effective.GetValueOrDefault(e.Key, "(not reported)")}'" +
+                    (connection is null ? "" : $" for connections matching {connection}")));
+        }
         if (mismatches.Count > 0)
             throw new StepFailedException("sshd -T disagrees with the profile: " + string.Join("; ", mismatches));
-        report($"  verified {expected.Count} sshd settings with sshd -T");
+        report($"  verified {expected.Count} sshd settings with sshd -T{(plan.SshdConnections.IsEmpty ? "" : $" globally and for {plan.SshdConnections.Length} Match block(s)")}");
     }
 
     /// <summary>sshd -t/-T refuse to run without /run/sshd, which exists only while the service runs.</summary>
@@ -158,42 +146,92 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
         if (root.FindSymlink("/run/sshd") is null && !Directory.Exists(run)) Directory.CreateDirectory(run);
     }
 
-    /// <param name="rerunHandlers">False when the run failed before any handler ran: nothing was reloaded, so nothing needs reloading back.</param>
-    private async Task RestoreAsync(RunJournal journal, bool rerunHandlers, CancellationToken ct)
+    /// <summary>
+    /// Undoes a failed run within <see cref="RestoreBudget"/>, whatever signal cut it short. Keeps
+    /// going past a resource it cannot restore, and returns what is left (empty when all is back).
+    /// </summary>
+    private async Task<List<string>> RestoreAfterFailureAsync(RunJournal journal, HostEffects fx)
     {
-        var entries = journal.Record.Entries.Reverse().ToList();
-        foreach (var entry in entries.Where(e => !e.Derived)) Restore(journal, entry);
-        // Reload services so they drop the configuration that was just taken away; then put back
-        // what the handlers themselves regenerate, byte for byte.
-        if (rerunHandlers && entries.Count > 0) await RunHandlersAsync(journal.Record.Handlers, ct, failOnError: false);
-        foreach (var entry in entries.Where(e => e.Derived)) Restore(journal, entry);
+        using var budget = new CancellationTokenSource(RestoreBudget);
+        var outcome = await RestoreEntriesAsync(journal, fx, force: false, budget.Token, failure: true);
+        return [.. outcome.Failed, .. outcome.Kept.Select(k => k.Kept!)];
     }
 
-    private void Restore(RunJournal journal, JournalEntry entry)
+    private sealed record Restoration(int Restored, List<RestoreOutcome> Kept, List<string> Notes, List<string> Failed);
+
+    /// <summary>Every entry in reverse; then the handlers; then what tools and handlers regenerate, byte for byte.</summary>
+    private async Task<Restoration> RestoreEntriesAsync(RunJournal journal, IHostEffects fx, bool force, CancellationToken ct, bool failure)
     {
-        if (entry.Existed)
+        var result = new Restoration(0, [], [], []);
+        var restored = 0;
+        async Task Restore(JournalEntry entry)
         {
-            AtomicFile.Write(root, entry.Path, journal.ReadBackup(entry), Planner.ParseOctal(entry.Mode), entry.Uid, entry.Gid);
-            report($"  restored {entry.Path}");
+            try
+            {
+                var outcome = await ResourceKinds.RestorerFor(entry.Address)(entry, fx, force || entry.Derived || failure && entry.Step == EntryStep.Pending, ct);
+                if (outcome.Kept is not null)
+                {
+                    result.Kept.Add(outcome);
+                    journal.SetStep(entry.Address, EntryStep.Kept);
+                    return;
+                }
+                if (outcome.Note is not null) result.Notes.Add(outcome.Note);
+                if (outcome.Restored) restored++;
+                journal.SetStep(entry.Address, EntryStep.Restored);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                var message = e is OperationCanceledException ? "not restored in time" : e.Message;
+                result.Failed.Add($"{entry.Address} ({message})");
+                report($"  could not restore {entry.Address}: {message}");
+            }
         }
-        else if (File.Exists(root.Map(entry.Path)))
-        {
-            AtomicFile.Delete(root, entry.Path);
-            report($"  removed {entry.Path}");
-        }
+        var entries = journal.Record.Entries.Where(e => e.Step is not EntryStep.Restored).ToList();
+        foreach (var entry in entries.Where(e => !e.Derived).Reverse()) await Restore(entry);
+        // Reload services so they drop the configuration that was just taken away.
+        if (journal.Record.HandlersStarted && entries.Count > 0) await RunHandlersAsync(journal.Record.Handlers, ct, failOnError: false);
+        foreach (var entry in entries.Where(e => e.Derived).Reverse()) await Restore(entry);
+        return result with { Restored = restored };
     }
 
-    public async Task RollbackAsync(RunJournal journal, CancellationToken ct)
+    /// <summary>Undoes a run by inverse steps; what an admin changed since is kept and reported unless forced.</summary>
+    public async Task<RollbackResult> RollbackAsync(RunJournal journal, bool force, CancellationToken ct)
     {
-        foreach (var entry in journal.Record.Entries.Where(e => e.Step == EntryStep.Written))
+        var fx = new HostEffects(root, runner, journal, report, retryDelay);
+        var outcome = await RestoreEntriesAsync(journal, fx, force, ct, failure: false);
+        if (outcome.Failed.Count > 0)
         {
-            var now = HostReader.ReadFile(root, entry.Path);
-            if (now.Sha256 != entry.Sha256After && entry.Sha256After.Length > 0)
-                report($"  note: {entry.Path} changed after run {journal.RunId}; restoring the version from before the run");
+            journal.Finish(RunState.PartlyRolledBack, time.GetUtcNow(), "rollback could not restore: " + string.Join("; ", outcome.Failed));
+            throw new HardenException($"rollback of run {journal.RunId} could not restore: {string.Join("; ", outcome.Failed)}. " +
+                $"Fix the cause, then run: harden rollback{RootArg} --run {journal.RunId}", ExitCodes.RestoreIncomplete);
         }
-        // A run killed mid-way may or may not have reached its handlers: run them to be sure.
-        await RestoreAsync(journal, rerunHandlers: true, ct);
-        journal.Finish(RunState.RolledBack, time.GetUtcNow());
+        journal.Finish(outcome.Kept.Count > 0 ? RunState.PartlyRolledBack : RunState.RolledBack, time.GetUtcNow());
+        return new RollbackResult(outcome.Restored, outcome.Kept, outcome.Notes);
+    }
+
+    /// <summary>Returns what earlier runs changed and this profile no longer manages to its state before harden.</summary>
+    private async Task<int> PruneAsync(Plan plan, CancellationToken ct)
+    {
+        var pruned = 0;
+        foreach (var byRun in plan.NoLongerManaged.GroupBy(m => m.RunId))
+        {
+            var journal = RunJournal.Open(root, byRun.Key);
+            var fx = new HostEffects(root, runner, journal, report, retryDelay);
+            var addresses = byRun.Select(m => m.Address).ToHashSet();
+            foreach (var entry in journal.Record.Entries.Where(e => addresses.Contains(e.Address)).Reverse())
+            {
+                var outcome = await ResourceKinds.RestorerFor(entry.Address)(entry, fx, false, ct);
+                if (outcome.Kept is not null)
+                {
+                    report($"  kept {entry.Address}: {outcome.Kept}");
+                    continue;
+                }
+                journal.SetStep(entry.Address, EntryStep.Restored);
+                report($"  - pruned {entry.Address} (from run {journal.RunId})");
+                pruned++;
+            }
+        }
+        return pruned;
     }
 
     private sealed class StepFailedException(string message) : Exception(message);

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Text.Json;
 using Harden.Host;
 using Harden.Planning;
+using Harden.Resources;
 
 namespace Harden.Execution;
 
@@ -10,56 +11,67 @@ public static class RunState
     public const string InProgress = "in-progress";
     public const string Completed = "completed";
     public const string FailedRestored = "failed-restored";
+    /// <summary>The restore after a failure did not finish: what is left is listed in the manifest.</summary>
+    public const string FailedIncomplete = "failed-incomplete";
     public const string RolledBack = "rolled-back";
+    /// <summary>Rolled back except resources an admin changed since; <c>rollback --force</c> finishes it.</summary>
+    public const string PartlyRolledBack = "partly-rolled-back";
 }
 
 public static class EntryStep
 {
     public const string Pending = "pending";
-    public const string BackedUp = "backed-up";
-    public const string Written = "written";
+    public const string Applied = "applied";
+    public const string Restored = "restored";
+    public const string Kept = "kept";
 }
 
 /// <summary>
-/// One file a run touches: how it was before (and where its backup is) and what it became.
-/// <see cref="Derived"/> marks output of a handler (e.g. compiled audit.rules): rollback restores it
-/// after re-running the handlers, so the handler cannot leave its own traces behind.
+/// One resource a run changes: its state before and the state apply reached. Restore works from this
+/// alone. <see cref="Derived"/> marks output of a handler or a tool's own backup (compiled audit.rules,
+/// /etc/group-): put back byte for byte after everything else, so the tools leave no traces.
 /// </summary>
 public sealed record JournalEntry(
-    string Path,
-    bool Existed,
-    string Mode,
-    uint Uid,
-    uint Gid,
-    string Sha256Before,
-    string Sha256After,
-    string? Backup,
+    Address Address,
+    string Module,
     string Step,
+    ImmutableSortedDictionary<string, string>? Before,
+    ImmutableSortedDictionary<string, string>? After,
     bool Derived = false);
 
+/// <summary>A copy of a file as it was before the run first wrote it (and of what the run wrote).</summary>
+public sealed record FileBackup(string Path, bool Existed, string Mode, uint Uid, uint Gid, string Sha256, string? Copy, string? Written = null);
+
 /// <summary>The manifest of one run, as stored in <c>ROOT/var/lib/harden/runs/ID/manifest.json</c>.</summary>
+/// <param name="Sequence">Orders runs independently of the clock (which may jump at first boot).</param>
 public sealed record RunRecord(
     int FormatVersion,
     string RunId,
+    long Sequence,
     string Profile,
     string State,
     int Pid,
     DateTimeOffset Started,
     DateTimeOffset? Finished,
     ImmutableArray<JournalEntry> Entries,
+    ImmutableArray<FileBackup> Backups,
     ImmutableArray<PlannedHandler> Handlers,
+    bool HandlersStarted,
     string? Error);
 
 /// <summary>
-/// The write-ahead record of a run. It is saved (atomically, fsync'd) before every step, so after a
-/// crash the next harden knows exactly which files were backed up and which were written.
+/// The write-ahead record of a run. It is saved (atomically, fsync'd) before and after every step, so
+/// after a crash the next harden knows exactly what was about to change and what did.
 /// </summary>
 public sealed class RunJournal
 {
     public const string StateDirectory = "/var/lib/harden";
     public const string RunsDirectory = StateDirectory + "/runs";
+    public const int FormatVersion = 2;
+    private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private readonly string _directory;
+    private readonly object _gate = new();
 
     public RunRecord Record { get; private set; }
     public string RunId => Record.RunId;
@@ -76,67 +88,101 @@ public sealed class RunJournal
         var id = $"{now:yyyyMMdd'T'HHmmss'Z'}-{Guid.NewGuid().ToString("N")[..6]}";
         if (root.FindSymlink(RunsDirectory) is { } link)
             throw new HardenException($"refusing to keep backups behind a symlink: {link}");
+        var runs = root.Map(RunsDirectory);
+        Directory.CreateDirectory(runs, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(root.Map(StateDirectory), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var sequence = All(root).Select(j => j.Record.Sequence).DefaultIfEmpty(0).Max() + 1;
         var directory = RunDirectory(root, id);
-        Directory.CreateDirectory(Path.Combine(directory, "files"));
-        File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var journal = new RunJournal(directory, new RunRecord(1, id, plan.Profile, RunState.InProgress, Environment.ProcessId,
-            now, null, [], plan.Handlers, null));
+        Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(Path.Combine(directory, "files"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var journal = new RunJournal(directory, new RunRecord(FormatVersion, id, sequence, plan.Profile, RunState.InProgress,
+            Environment.ProcessId, now, null, [], [], plan.Handlers, false, null));
         journal.Save();
         return journal;
     }
 
     public static string RunDirectory(HostRoot root, string id) => root.Map(RunsDirectory) + "/" + id;
 
-    /// <summary>Copies the file's current bytes into the run before anything overwrites it.</summary>
-    public JournalEntry BackUp(HostRoot root, string path, string sha256After, bool derived = false)
+    /// <summary>Records that a resource is about to change (before anything is touched).</summary>
+    public void Begin(Change change, bool derived = false) => Update(r =>
     {
-        var existing = Record.Entries.FirstOrDefault(e => e.Path == path);
-        if (existing is not null) return existing;
+        var entry = new JournalEntry(change.Address, change.Module, EntryStep.Pending, change.Before, change.After, derived);
+        return r.Entries.Any(e => e.Address == change.Address) ? r : r with { Entries = r.Entries.Add(entry) };
+    });
+
+    /// <summary>Records the state the resource reached.</summary>
+    public void Complete(Address address, ImmutableSortedDictionary<string, string>? reached) =>
+        SetStep(address, EntryStep.Applied, reached);
+
+    public void SetStep(Address address, string step, ImmutableSortedDictionary<string, string>? after = null) => Update(r => r with
+    {
+        Entries = [.. r.Entries.Select(e => e.Address == address ? e with { Step = step, After = after ?? e.After } : e)],
+    });
+
+    public void MarkHandlersStarted() => Update(r => r with { HandlersStarted = true });
+
+    /// <summary>Copies a file's current bytes into the run the first time the run is about to change it.</summary>
+    public FileBackup BackUp(HostRoot root, string path)
+    {
+        if (Backup(path) is { } existing) return existing;
         var before = HostReader.ReadFile(root, path);
         if (before.Symlink is { } link) throw new HardenException($"refusing to write through a symlink: {link}");
-        string? backup = null;
+        string? copy = null;
         if (before.Exists)
         {
-            backup = $"files/{Record.Entries.Length:D4}";
-            AtomicFile.WriteMapped(Path.Combine(_directory, backup), before.Content, UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, 0);
+            copy = $"files/{Record.Backups.Length:D4}";
+            AtomicFile.WriteMapped(Path.Combine(_directory, copy), before.Content, Private, 0, 0);
         }
-        var entry = new JournalEntry(path, before.Exists, Planner.Octal(before.Mode), before.Uid, before.Gid,
-            before.Sha256, sha256After, backup, EntryStep.BackedUp, derived);
-        Record = Record with { Entries = Record.Entries.Add(entry) };
-        Save();
-        return entry;
+        var backup = new FileBackup(path, before.Exists, Planner.Octal(before.Mode), before.Uid, before.Gid, before.Sha256, copy);
+        Update(r => r with { Backups = r.Backups.Add(backup) });
+        return backup;
     }
 
-    public void MarkWritten(string path, string sha256After)
+    /// <summary>Keeps what the run wrote, so a later rollback can show an admin's edit as a diff.</summary>
+    public void KeepWritten(string path, byte[] content)
     {
-        Record = Record with
+        if (Backup(path) is not { Written: null } backup) return;
+        var copy = $"files/{Record.Backups.IndexOf(backup):D4}.written";
+        AtomicFile.WriteMapped(Path.Combine(_directory, copy), content, Private, 0, 0);
+        Update(r => r with { Backups = r.Backups.Replace(backup, backup with { Written = copy }) });
+    }
+
+    public FileBackup? Backup(string path) => Record.Backups.FirstOrDefault(b => b.Path == path);
+
+    public byte[]? ReadCopy(string? copy)
+    {
+        if (copy is null || !Patterns.BackupName().IsMatch(copy)) return null;
+        var file = Path.Combine(_directory, copy);
+        return File.Exists(file) ? File.ReadAllBytes(file) : null;
+    }
+
+    public void Finish(string state, DateTimeOffset when, string? error = null) =>
+        Update(r => r with { State = state, Finished = when, Error = error ?? r.Error });
+
+    private void Update(Func<RunRecord, RunRecord> change)
+    {
+        lock (_gate)
         {
-            Entries = [.. Record.Entries.Select(e => e.Path == path ? e with { Step = EntryStep.Written, Sha256After = sha256After } : e)],
-        };
-        Save();
+            Record = change(Record);
+            Save();
+        }
     }
-
-    public void Finish(string state, DateTimeOffset when, string? error = null)
-    {
-        Record = Record with { State = state, Finished = when, Error = error };
-        Save();
-    }
-
-    public byte[] ReadBackup(JournalEntry entry) => File.ReadAllBytes(Path.Combine(_directory, entry.Backup!));
 
     private void Save() =>
         AtomicFile.WriteMapped(Path.Combine(_directory, "manifest.json"),
-            JsonSerializer.SerializeToUtf8Bytes(Record, HardenJson.Default.RunRecord),
-            UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, 0);
+            JsonSerializer.SerializeToUtf8Bytes(Record, HardenJson.Default.RunRecord), Private, 0, 0);
 
+    /// <summary>Every run on the root, oldest first (by sequence, not by clock).</summary>
     public static IEnumerable<RunJournal> All(HostRoot root)
     {
         var runs = root.Map(RunsDirectory);
-        if (!Directory.Exists(runs) || root.FindSymlink(RunsDirectory) is not null) yield break;
+        if (!Directory.Exists(runs) || root.FindSymlink(RunsDirectory) is not null) return [];
+        var found = new List<RunJournal>();
         foreach (var dir in Directory.EnumerateDirectories(runs).Order(StringComparer.Ordinal))
         {
+            if (new DirectoryInfo(dir).LinkTarget is not null) continue;
             var manifest = Path.Combine(dir, "manifest.json");
-            if (!File.Exists(manifest)) continue;
+            if (!File.Exists(manifest) || new FileInfo(manifest).LinkTarget is not null) continue;
             RunRecord? record;
             try
             {
@@ -146,19 +192,35 @@ public sealed class RunJournal
             {
                 throw new HardenException($"{manifest} is damaged: {e.Message}");
             }
-            if (record is not null) yield return new RunJournal(dir, record);
+            if (record is null) continue;
+            if (record.RunId != Path.GetFileName(dir))
+                throw new HardenException($"{manifest} names run '{Profiles.VariableDefinition.Printable(record.RunId)}', not its own folder");
+            found.Add(new RunJournal(dir, record));
         }
+        return found.OrderBy(j => j.Record.Sequence).ThenBy(j => j.RunId, StringComparer.Ordinal);
     }
 
     public static RunJournal Open(HostRoot root, string id) =>
         All(root).FirstOrDefault(j => j.RunId == id)
-        ?? throw new HardenException($"no run '{VariableDefinitionPrintable(id)}' under {root.Map(RunsDirectory)}");
-
-    private static string VariableDefinitionPrintable(string s) => Profiles.VariableDefinition.Printable(s);
+        ?? throw new HardenException($"no run '{Profiles.VariableDefinition.Printable(id)}' under {root.Map(RunsDirectory)}");
 
     /// <summary>A run left in progress by a process that is no longer alive.</summary>
-    public static RunJournal? FindUnfinished(HostRoot root) =>
-        All(root).LastOrDefault(j => j.Record.State == RunState.InProgress && !IsAlive(j.Record.Pid));
+    public static RunJournal? FindUnfinished(IEnumerable<RunJournal> runs) =>
+        runs.LastOrDefault(j => j.Record.State is RunState.InProgress or RunState.FailedIncomplete && !IsAlive(j.Record.Pid));
+
+    public static RunJournal? FindUnfinished(HostRoot root) => FindUnfinished(All(root));
+
+    /// <summary>Resources that runs applied and nobody has undone since, newest run last.</summary>
+    public static ImmutableArray<ManagedRecord> StillApplied(IEnumerable<RunJournal> runs) =>
+        [.. runs.Where(j => j.Record.State is RunState.Completed or RunState.PartlyRolledBack)
+            .SelectMany(j => j.Record.Entries.Where(e => !e.Derived && e.Step is EntryStep.Applied or EntryStep.Kept)
+                .Select(e => new ManagedRecord(e.Address, e.Module, j.RunId)))];
 
     private static bool IsAlive(int pid) => pid > 0 && pid != Environment.ProcessId && Directory.Exists($"/proc/{pid}");
+}
+
+internal static partial class Patterns
+{
+    [System.Text.RegularExpressions.GeneratedRegex(@"^files/[0-9]{4}(\.written)?$")]
+    public static partial System.Text.RegularExpressions.Regex BackupName();
 }

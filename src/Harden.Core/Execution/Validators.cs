@@ -5,28 +5,33 @@ using Harden.Planning;
 namespace Harden.Execution;
 
 /// <summary>
-/// Checks the configuration a run wrote before anything is reloaded, with each daemon's own checker
-/// where one exists. auditd has none (augenrules --check only reports whether a rebuild is due), so
-/// audit rules are linted here and their syscall names confirmed with ausyscall.
+/// Checks configuration with each daemon's own checker where one exists. auditd has none
+/// (augenrules --check only reports whether a rebuild is due), so audit rules are linted here and
+/// their syscall names confirmed with ausyscall. sshd and rsyslog check a staged copy of the whole
+/// configuration before the real files are replaced (see <see cref="StagedConfig"/>).
 /// </summary>
 public sealed partial class Validators(ICommandRunner runner)
 {
-    public async Task<string?> CheckAsync(string validator, FileChange file, CancellationToken ct)
+    public static readonly string[] WholeConfiguration = [Planner.SshdValidator, "rsyslog"];
+
+    /// <param name="path">The file as the checker should read it (a staged copy, or the target itself).</param>
+    /// <param name="content">Its content, for the checks harden does itself.</param>
+    public async Task<string?> CheckAsync(string validator, string path, string content, CancellationToken ct)
     {
         switch (validator)
         {
             case Planner.SshdValidator:
-                return Fail("sshd -t", await runner.RunAsync(["sshd", "-t"], ct));
+                return Fail("sshd -t", await runner.RunAsync(["sshd", "-t", "-f", path], ct));
             case "rsyslog":
-                return Fail("rsyslogd -N1", await runner.RunAsync(["rsyslogd", "-N1", "-f", "/etc/rsyslog.conf"], ct));
+                return Fail("rsyslogd -N1", await runner.RunAsync(["rsyslogd", "-N1", "-f", path], ct));
             case "sudoers":
-                return Fail("visudo -c", await runner.RunAsync(["visudo", "-cf", file.Path], ct));
+                return Fail("visudo -c", await runner.RunAsync(["visudo", "-cf", path], ct));
             case "shell":
-                return Fail("sh -n", await runner.RunAsync(["sh", "-n", file.Path], ct));
+                return Fail("sh -n", await runner.RunAsync(["sh", "-n", path], ct));
             case "audit":
-                return await CheckAuditRulesAsync(file, ct);
+                return await CheckAuditRulesAsync(path, content, ct);
             default:
-                return $"unknown validator '{validator}' for {file.Path}";
+                return $"unknown validator '{validator}' for {path}";
         }
     }
 
@@ -43,9 +48,9 @@ public sealed partial class Validators(ICommandRunner runner)
     private static partial Regex ControlRule();
 
     /// <summary>Lints each rule line against auditctl's grammar and asks ausyscall about every syscall name.</summary>
-    public async Task<string?> CheckAuditRulesAsync(FileChange file, CancellationToken ct)
+    public async Task<string?> CheckAuditRulesAsync(string path, string content, CancellationToken ct)
     {
-        var lines = file.Content.Split('\n');
+        var lines = content.Split('\n');
         var syscalls = new HashSet<(string Arch, string Name)>();
         var errors = new StringBuilder();
         for (var i = 0; i < lines.Length; i++)
@@ -55,13 +60,13 @@ public sealed partial class Validators(ICommandRunner runner)
             if (WatchRule().IsMatch(line) || ControlRule().IsMatch(line)) continue;
             if (!SyscallRule().IsMatch(line))
             {
-                errors.Append($"{file.Path}:{i + 1}: not a valid audit rule: {line}\n");
+                errors.Append($"{path}:{i + 1}: not a valid audit rule: {line}\n");
                 continue;
             }
             var arch = Regex.Match(line, @"-F arch=(b32|b64)\b") is { Success: true } m ? m.Groups[1].Value : null;
             if (arch is null)
             {
-                errors.Append($"{file.Path}:{i + 1}: syscall rule without -F arch=b64 or b32: {line}\n");
+                errors.Append($"{path}:{i + 1}: syscall rule without -F arch=b64 or b32: {line}\n");
                 continue;
             }
             foreach (Match s in Regex.Matches(line, @"-S ([a-z0-9_,]+)"))
@@ -74,7 +79,7 @@ public sealed partial class Validators(ICommandRunner runner)
             // ausyscall takes b64/b32 itself and maps them to the target's own architecture.
             var result = await runner.RunAsync(["ausyscall", arch, name, "--exact"], ct);
             if (!result.Succeeded)
-                errors.Append($"{file.Path}: syscall '{name}' is unknown for {arch} (ausyscall: {result.Message})\n");
+                errors.Append($"{path}: syscall '{name}' is unknown for {arch} (ausyscall: {result.Message})\n");
         }
         return errors.Length == 0 ? null : "audit rule check failed:\n" + errors.ToString().TrimEnd();
     }

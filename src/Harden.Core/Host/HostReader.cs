@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
 using Harden.Execution;
+using Harden.Resources;
 
 namespace Harden.Host;
 
@@ -11,13 +12,16 @@ public static class HostReader
     public const string SshdConfig = "/etc/ssh/sshd_config";
     public const string SshdDropInDir = "/etc/ssh/sshd_config.d";
 
-    public static HostSnapshot Read(HostRoot root, IEnumerable<string> targetPaths)
+    public static HostSnapshot Read(HostRoot root, IEnumerable<HostQuery> needs)
     {
+        var queries = needs.Distinct().ToList();
         var dropIns = ListDropIns(root);
-        var paths = targetPaths.Concat([SshdConfig, "/etc/passwd", "/etc/group"]).Concat(dropIns).Distinct();
+        var paths = queries.Where(q => q.Kind == HostQueryKind.File).Select(q => q.Target)
+            .Concat([SshdConfig, "/etc/passwd", "/etc/group"]).Concat(dropIns).Distinct();
         var files = paths.ToImmutableDictionary(p => p, p => ReadFile(root, p));
 
         var users = ParseUsers(Text(files["/etc/passwd"]));
+        var runs = RunJournal.All(root).ToList();
         return new HostSnapshot(
             root.Path,
             root.IsLive,
@@ -27,7 +31,23 @@ public static class HostReader
             ReadInstalledPackages(root),
             dropIns,
             ReadAuthorizedKeys(root, users),
-            RunJournal.FindUnfinished(root)?.RunId);
+            RunJournal.FindUnfinished(runs)?.RunId)
+        {
+            Directories = queries.Where(q => q.Kind == HostQueryKind.Directory).Select(q => q.Target).Distinct()
+                .ToImmutableDictionary(p => p, p => ReadDirectory(root, p)),
+            Services = ServiceReader.Read(root, queries.Where(q => q.Kind == HostQueryKind.Service).Select(q => q.Target)),
+            Managed = RunJournal.StillApplied(runs),
+        };
+    }
+
+    public static DirectoryState ReadDirectory(HostRoot root, string targetPath)
+    {
+        if (root.FindSymlink(targetPath) is { } link) return DirectoryState.Missing with { Symlink = link };
+        var mapped = root.Map(targetPath);
+        var info = new DirectoryInfo(mapped);
+        if (!info.Exists) return File.Exists(mapped) ? DirectoryState.Missing with { NotADirectory = true } : DirectoryState.Missing;
+        var (uid, gid) = Native.Owner(mapped);
+        return new DirectoryState(true, File.GetUnixFileMode(mapped), uid, gid, null);
     }
 
     public static FileState ReadFile(HostRoot root, string targetPath)
@@ -77,20 +97,30 @@ public static class HostReader
             .Select(p => new GroupEntry(p[0], uint.Parse(p[2], CultureInfo.InvariantCulture),
                 [.. p[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]))];
 
-    /// <summary>Packages dpkg records as installed ("install ok installed").</summary>
-    private static ImmutableHashSet<string> ReadInstalledPackages(HostRoot root)
+    /// <summary>Packages dpkg records as installed ("install ok installed"), with version and architecture.</summary>
+    public static ImmutableDictionary<string, PackageInfo> ReadInstalledPackages(HostRoot root)
     {
         var status = root.Map("/var/lib/dpkg/status");
-        if (!File.Exists(status)) return [];
-        var installed = ImmutableHashSet.CreateBuilder<string>(StringComparer.Ordinal);
-        string? package = null;
+        if (!File.Exists(status) || root.FindSymlink("/var/lib/dpkg/status") is not null) return ImmutableDictionary<string, PackageInfo>.Empty;
+        var installed = ImmutableDictionary.CreateBuilder<string, PackageInfo>(StringComparer.Ordinal);
+        string? package = null, version = null, arch = null;
+        var ok = false;
+        void Flush()
+        {
+            if (ok && package is not null) installed[package] = new PackageInfo(version ?? "", arch ?? "");
+            package = version = arch = null;
+            ok = false;
+        }
         foreach (var line in File.ReadLines(status))
         {
-            if (line.StartsWith("Package: ", StringComparison.Ordinal)) package = line[9..].Trim();
-            else if (line.StartsWith("Status: ", StringComparison.Ordinal) && line.EndsWith(" installed", StringComparison.Ordinal)
-                && !line.Contains("not-installed", StringComparison.Ordinal) && package is not null)
-                installed.Add(package);
+            if (line.Length == 0) Flush();
+            else if (line.StartsWith("Package: ", StringComparison.Ordinal)) package = line[9..].Trim();
+            else if (line.StartsWith("Version: ", StringComparison.Ordinal)) version = line[9..].Trim();
+            else if (line.StartsWith("Architecture: ", StringComparison.Ordinal)) arch = line[14..].Trim();
+            else if (line.StartsWith("Status: ", StringComparison.Ordinal))
+                ok = line.EndsWith(" installed", StringComparison.Ordinal) && !line.Contains("not-installed", StringComparison.Ordinal);
         }
+        Flush();
         return installed.ToImmutable();
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Security.Cryptography;
+using Harden.Resources;
 
 namespace Harden.Host;
 
@@ -19,9 +20,20 @@ public sealed record FileState(
     public static string Digest(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 }
 
+/// <summary>What one directory on the target looked like; <see cref="NotADirectory"/> when something else is there.</summary>
+public sealed record DirectoryState(bool Exists, UnixFileMode Mode, uint Uid, uint Gid, string? Symlink, bool NotADirectory = false)
+{
+    public static readonly DirectoryState Missing = new(false, 0, 0, 0, null);
+}
+
 public sealed record UserAccount(string Name, uint Uid, uint Gid, string Home);
 
 public sealed record GroupEntry(string Name, uint Gid, ImmutableArray<string> Members);
+
+public sealed record PackageInfo(string Version, string Architecture);
+
+/// <summary>A resource an earlier run applied and nobody undid: the planner lists those the profile no longer manages.</summary>
+public sealed record ManagedRecord(Address Address, string Module, string RunId);
 
 /// <summary>
 /// Everything the planner may know about the host, read once. The planner sees only this value,
@@ -33,10 +45,25 @@ public sealed record HostSnapshot(
     ImmutableDictionary<string, FileState> Files,
     ImmutableArray<UserAccount> Users,
     ImmutableArray<GroupEntry> Groups,
-    ImmutableHashSet<string> InstalledPackages,
+    ImmutableDictionary<string, PackageInfo> Packages,
     ImmutableArray<string> SshdDropIns,
     ImmutableDictionary<string, long> AuthorizedKeys,
     string? UnfinishedRun)
 {
+    public ImmutableDictionary<string, DirectoryState> Directories { get; init; } = ImmutableDictionary<string, DirectoryState>.Empty;
+
+    /// <summary>Unit name → enabled, disabled, masked, or absent (no unit file).</summary>
+    public ImmutableDictionary<string, string> Services { get; init; } = ImmutableDictionary<string, string>.Empty;
+
+    public ImmutableArray<ManagedRecord> Managed { get; init; } = [];
+
     public FileState File(string path) => Files.TryGetValue(path, out var f) ? f : FileState.Missing;
+
+    public DirectoryState Directory(string path) => Directories.TryGetValue(path, out var d) ? d : DirectoryState.Missing;
+
+    public string Service(string name) => Services.TryGetValue(name, out var s) ? s : "absent";
+
+    public string OwnerName(uint uid) => Users.FirstOrDefault(u => u.Uid == uid)?.Name ?? uid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public string GroupName(uint gid) => Groups.FirstOrDefault(g => g.Gid == gid)?.Name ?? gid.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -21,6 +21,9 @@ internal static unsafe partial class Native
     [LibraryImport("libc", EntryPoint = "fchown", SetLastError = true)]
     private static partial int FchownCall(nint fd, uint owner, uint group);
 
+    [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int LchownCall(string path, uint owner, uint group);
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int OpenCall(string path, int flags);
 
@@ -44,6 +47,13 @@ internal static unsafe partial class Native
     {
         if (FchownCall(handle.DangerousGetHandle(), uid, gid) != 0)
             throw new IOException($"fchown: {Marshal.GetLastPInvokeErrorMessage()}");
+    }
+
+    /// <summary>Sets owner and group of a path, never following a final symlink.</summary>
+    public static void Chown(string path, uint uid, uint gid)
+    {
+        if (LchownCall(path, uid, gid) != 0)
+            throw new IOException($"lchown {path}: {Marshal.GetLastPInvokeErrorMessage()}");
     }
 
     /// <summary>Makes a rename in <paramref name="directory"/> durable across power loss.</summary>

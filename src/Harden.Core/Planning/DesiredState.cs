@@ -1,22 +1,28 @@
 using System.Collections.Immutable;
+using System.Text.RegularExpressions;
+using Harden.Host;
 using Harden.Profiles;
 using Harden.Rendering;
+using Harden.Resources;
 
 namespace Harden.Planning;
 
-public sealed record RenderedFile(Module Module, ManagedFile File, string Content);
-
-/// <summary>The files a profile wants, rendered, and the modules it leaves out (with the reason).</summary>
-public sealed record DesiredState(
+/// <summary>
+/// A profile with its variables turned into resources: every file rendered, every path and value
+/// filled in and checked, and the modules left out (with the reason). Pure: reads no host.
+/// </summary>
+public sealed partial record DesiredState(
     Profile Profile,
     ImmutableSortedDictionary<string, VariableValue> Variables,
-    ImmutableArray<RenderedFile> Files,
+    ImmutableArray<IResource> Resources,
     ImmutableArray<Module> ActiveModules,
     ImmutableArray<SkippedModule> Skipped)
 {
+    public IEnumerable<FileResource> Files => Resources.OfType<FileResource>();
+
     public static DesiredState Render(Profile profile, ImmutableSortedDictionary<string, VariableValue> variables, TemplateRenderer renderer)
     {
-        var files = ImmutableArray.CreateBuilder<RenderedFile>();
+        var resources = new List<IResource>();
         var active = ImmutableArray.CreateBuilder<Module>();
         var skipped = ImmutableArray.CreateBuilder<SkippedModule>();
         foreach (var module in profile.Modules)
@@ -28,12 +34,98 @@ public sealed record DesiredState(
                 continue;
             }
             active.Add(module);
-            foreach (var file in module.Files)
-                files.Add(new RenderedFile(module, file, renderer.Render(file.Template, variables)));
+            resources.AddRange(ModuleResources(module, variables, renderer));
         }
-        var clash = files.GroupBy(f => f.File.Path).FirstOrDefault(g => g.Count() > 1);
-        if (clash is not null)
-            throw new HardenException($"profile '{profile.Name}': {clash.Key} is managed by more than one module ({string.Join(", ", clash.Select(f => f.Module.Id))})");
-        return new DesiredState(profile, variables, files.ToImmutable(), active.ToImmutable(), skipped.ToImmutable());
+        return new DesiredState(profile, variables, Deduplicate(profile, resources), active.ToImmutable(), skipped.ToImmutable());
     }
+
+    private static IEnumerable<IResource> ModuleResources(Module module, ImmutableSortedDictionary<string, VariableValue> variables, TemplateRenderer renderer)
+    {
+        var id = module.Id;
+        string Text(string text, string what) => renderer.RenderInline(text, $"module '{id}' {what}", variables);
+        IEnumerable<string> Paths(string text) => RenderPaths(text, id, variables, renderer);
+
+        foreach (var package in module.Packages) yield return new PackageResource(id, package, present: true);
+        var groups = module.GroupsFrom is { } gv && variables[gv] is VariableValue.List gl ? gl.Items : [];
+        foreach (var group in groups) yield return new GroupResource(id, group);
+        var members = module.MembersFrom is { } mv && variables[mv] is VariableValue.List ml ? ml.Items : [];
+        foreach (var member in members)
+        {
+            foreach (var group in groups) yield return new MemberResource(id, group, member);
+        }
+        foreach (var d in module.Directories)
+        {
+            foreach (var path in Paths(d.Path))
+                yield return new DirectoryResource(id, path, Text(d.Owner, "owner"), Text(d.Group, "group"), d.Mode);
+        }
+        foreach (var f in module.Files)
+        {
+            foreach (var path in Paths(f.Path))
+                yield return new FileResource(id, path, renderer.Render(f.Template, variables), f.Mode, Text(f.Owner, "owner"),
+                    Text(f.Group, "group"), f.Validator, f.Sensitive);
+        }
+        foreach (var k in module.Keys)
+        {
+            var value = Text(k.Value, $"key {k.Key}");
+            if (value.Any(char.IsControl) || value.Trim().Length == 0 || value != value.Trim())
+                throw new HardenException($"module '{id}': key {k.Key} would be set to '{VariableDefinition.Printable(value)}', which is not a single non-empty word or phrase");
+            foreach (var path in Paths(k.Path)) yield return new KeyResource(id, path, k.Key, value, k.Separator);
+        }
+        foreach (var b in module.Blocks)
+        {
+            var body = renderer.Render(b.Template, variables);
+            if (body.Split('\n').Any(l => l.StartsWith("# BEGIN harden ", StringComparison.Ordinal) || l.StartsWith("# END harden ", StringComparison.Ordinal)))
+                throw new HardenException($"module '{id}': block template {b.Template} contains harden's own markers");
+            foreach (var path in Paths(b.Path)) yield return new BlockResource(id, path, body, b.Position, b.Validator);
+        }
+        foreach (var s in module.Services) yield return new ServiceResource(id, s.Name, s.State);
+        foreach (var package in module.AbsentPackages) yield return new PackageResource(id, package, present: false);
+    }
+
+    [GeneratedRegex(@"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")]
+    private static partial Regex WholeVariable();
+
+    /// <summary>A path, or one path per item when the text is just a list variable (<c>{{ phi_directories }}</c>); each checked.</summary>
+    private static IEnumerable<string> RenderPaths(string text, string module, ImmutableSortedDictionary<string, VariableValue> variables, TemplateRenderer renderer)
+    {
+        IEnumerable<string> paths = WholeVariable().Match(text) is { Success: true } m && variables.TryGetValue(m.Groups[1].Value, out var v) && v is VariableValue.List list
+            ? list.Items
+            : [renderer.RenderInline(text, $"module '{module}' path", variables)];
+        foreach (var path in paths)
+        {
+            if (!SafePath.IsAbsolute(path) || !Patterns.PathChars().IsMatch(path) || path.Length < 2 || path.EndsWith('/'))
+                throw new HardenException($"module '{module}': path '{VariableDefinition.Printable(path)}' (from '{text}') must be an absolute path without '..' (letters, digits, . _ - / only)");
+            yield return path;
+        }
+    }
+
+    /// <summary>Two modules may ask for the same thing (a group); asking for different things at one address is an error.</summary>
+    private static ImmutableArray<IResource> Deduplicate(Profile profile, List<IResource> resources)
+    {
+        var kept = new List<IResource>();
+        foreach (var group in resources.GroupBy(r => r.Address))
+        {
+            var first = group.First();
+            var other = group.Skip(1).FirstOrDefault(r => !Same(first, r));
+            if (other is not null)
+                throw new HardenException($"profile '{profile.Name}': {group.Key} is managed by more than one module ({first.Module}, {other.Module}) with different settings");
+        }
+        foreach (var r in resources)
+        {
+            if (kept.All(k => k.Address != r.Address)) kept.Add(r);
+        }
+        var clash = kept.OfType<FileResource>().Select(f => f.Path)
+            .Intersect(kept.Select(r => r switch { KeyResource or BlockResource => r.Needs.First().Target, _ => null }).OfType<string>())
+            .FirstOrDefault();
+        if (clash is not null)
+            throw new HardenException($"profile '{profile.Name}': {clash} is managed whole by one module and in part by another");
+        return [.. kept];
+    }
+
+    private static bool Same(IResource a, IResource b) => (a, b) switch
+    {
+        (GroupResource, GroupResource) or (MemberResource, MemberResource) => true,
+        (PackageResource x, PackageResource y) => x.Present == y.Present,
+        _ => false,
+    };
 }

@@ -1,38 +1,11 @@
 using System.Collections.Immutable;
 using System.Text.Json.Serialization;
+using Harden.Host;
+using Harden.Resources;
 
 namespace Harden.Planning;
 
-[JsonConverter(typeof(JsonStringEnumConverter<ChangeAction>))]
-public enum ChangeAction { Create, Update, Unchanged }
-
-/// <summary>One file the plan creates, updates or leaves as it is. Carries the full desired content, so a saved plan can be applied later.</summary>
-public sealed record FileChange(
-    string Path,
-    string Module,
-    ChangeAction Action,
-    string Reason,
-    string BeforeSha256,
-    string AfterSha256,
-    string Content,
-    string Mode,
-    string Owner,
-    string Group,
-    uint Uid,
-    uint Gid,
-    string? Validator,
-    string Diff);
-
-/// <summary>A command apply runs before the handlers (create a group, install a package).</summary>
-/// <param name="Touches">Files the command rewrites; apply backs them up first so rollback can undo it.</param>
-public sealed record PlannedCommand(
-    string Module,
-    string Reason,
-    ImmutableArray<string> Argv,
-    ImmutableArray<string> Touches,
-    bool Retryable);
-
-/// <summary>A handler to run after files change; skipped ones say why.</summary>
+/// <summary>A handler to run after a module's resources change; skipped ones say why.</summary>
 public sealed record PlannedHandler(
     string Id,
     string Description,
@@ -41,17 +14,15 @@ public sealed record PlannedHandler(
     string? SkipReason,
     ImmutableArray<string> Touches);
 
-/// <summary>A line elsewhere in the sshd configuration that sets a managed key to another value.</summary>
-public sealed record SshdConflict(string File, int Line, string Key, string Value, string Wanted);
-
 public sealed record SkippedModule(string Id, string Reason);
 
 /// <summary>An effective setting to check after activation (e.g. from <c>sshd -T</c>).</summary>
 public sealed record ExpectedSetting(string Source, string Key, string Value);
 
 /// <summary>
-/// What apply would do, as data: viewable as text or JSON, savable with <c>--out</c>, and
-/// applicable later as long as the host still matches the recorded before-digests.
+/// What apply would do, as data: one list of changes (every resource, with its action), the checks
+/// and handlers around them. Viewable as text or JSON, savable with <c>--out</c>: apply then plans
+/// again from <see cref="Request"/> and refuses unless the new plan has the very same effect.
 /// </summary>
 public sealed record Plan(
     int FormatVersion,
@@ -59,21 +30,27 @@ public sealed record Plan(
     string Root,
     bool Live,
     ImmutableSortedDictionary<string, string> Variables,
-    ImmutableArray<FileChange> Files,
-    ImmutableArray<PlannedCommand> Commands,
+    ImmutableArray<Change> Changes,
     ImmutableArray<PlannedHandler> Handlers,
     ImmutableArray<string> Validators,
-    ImmutableArray<SshdConflict> Conflicts,
     ImmutableArray<ExpectedSetting> Expected,
+    ImmutableArray<string> SshdConnections,
     ImmutableArray<SkippedModule> SkippedModules,
+    ImmutableArray<ManagedRecord> NoLongerManaged,
     ImmutableArray<string> Warnings,
+    string? UnfinishedRun,
     string? LockoutRisk = null)
 {
-    public const int CurrentFormatVersion = 1;
+    public const int CurrentFormatVersion = 2;
+
+    /// <summary>How this plan was asked for, so a saved plan can be checked against a fresh one.</summary>
+    public PlanRequest? Request { get; init; }
 
     [JsonIgnore]
-    public IEnumerable<FileChange> Changes => Files.Where(f => f.Action != ChangeAction.Unchanged);
+    public IEnumerable<Change> Pending => Changes.Where(c => c.IsChange);
 
     [JsonIgnore]
-    public bool HasChanges => Changes.Any() || !Commands.IsEmpty;
+    public bool HasChanges => Changes.Any(c => c.IsChange);
+
+    public int Count(ChangeAction action) => Changes.Count(c => c.Action == action);
 }

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Text;
 using Harden.Host;
 using Harden.Profiles;
+using Harden.Resources;
 
 namespace Harden.Planning;
 
@@ -13,22 +14,41 @@ public static class Planner
 {
     public const string SshdValidator = "sshd";
 
+    /// <summary>Everything the resources ask the host reader for, plus what the sshd checks need.</summary>
+    public static IEnumerable<HostQuery> Needs(DesiredState desired) => desired.Resources.SelectMany(r => r.Needs);
+
     public static Plan Create(DesiredState desired, HostSnapshot host)
     {
         var warnings = ImmutableArray.CreateBuilder<string>();
         if (host.UnfinishedRun is { } run)
             warnings.Add($"run {run} did not finish (the process died mid-run); 'harden rollback --run {run}' restores the host to the state before it");
 
-        var files = new List<FileChange>();
-        foreach (var rendered in desired.Files)
-            files.Add(PlanFile(rendered, host));
+        var resources = desired.Resources.ToList();
+        var (managed, managedBy) = SshdManaged(resources);
+        if (managed.Count > 0)
+        {
+            var owned = resources.OfType<FileResource>().Select(f => f.Path).ToHashSet(StringComparer.Ordinal);
+            var module = resources.First(r => IsSshd(r)).Module;
+            resources.AddRange(SshdConflictResource.Discover(module, managedBy, managed, host, owned));
+            WarnWithoutInclude(resources, host, warnings);
+        }
+        var changes = Order(resources).Select(r => r.Plan(host)).ToImmutableArray();
+        CheckOwners(changes, host);
 
-        var (conflicts, neutralised, expected) = PlanSshd(desired, host, files, warnings);
-        files.AddRange(neutralised);
+        var changedModules = changes.Where(c => c.IsChange).Select(c => c.Module).ToHashSet(StringComparer.Ordinal);
+        var validators = changes.Where(c => c.IsChange).Select(c => c.Resource switch
+        {
+            FileResource f => f.Validator,
+            BlockResource b => b.Validator,
+            SshdConflictResource => SshdValidator,
+            _ => null,
+        }).OfType<string>().Distinct().ToImmutableArray();
 
-        var commands = PlanCommands(desired, host);
-        var changedModules = files.Where(f => f.Action != ChangeAction.Unchanged).Select(f => f.Module)
-            .Concat(commands.Select(c => c.Module)).ToHashSet(StringComparer.Ordinal);
+        var addresses = changes.Select(c => c.Address).ToHashSet();
+        var orphans = host.Managed.Where(m => !addresses.Contains(m.Address))
+            .GroupBy(m => m.Address).Select(g => g.Last()).ToImmutableArray();
+        if (orphans.Length > 0)
+            warnings.Add($"{orphans.Length} resource(s) that earlier runs changed are no longer in this profile; 'harden apply --prune' returns them to their state before harden");
 
         return new Plan(
             Plan.CurrentFormatVersion,
@@ -36,52 +56,106 @@ public static class Planner
             host.Root,
             host.IsLive,
             desired.Variables.ToImmutableSortedDictionary(kv => kv.Key, kv => kv.Value.ToString()!, StringComparer.Ordinal),
-            [.. files],
-            commands,
+            changes,
             PlanHandlers(desired, host, changedModules),
-            [.. files.Where(f => f.Action != ChangeAction.Unchanged && f.Validator is not null).Select(f => f.Validator!).Distinct()],
-            conflicts,
-            expected,
+            validators,
+            [.. managed.Select(kv => new ExpectedSetting(SshdValidator, kv.Key, kv.Value))],
+            SshdConnections(host, warnings, managed.Count > 0),
             desired.Skipped,
-            warnings.ToImmutable());
+            orphans,
+            warnings.ToImmutable(),
+            host.UnfinishedRun);
     }
 
-    private static FileChange PlanFile(RenderedFile rendered, HostSnapshot host)
+    /// <summary>A resource that is sshd configuration, by where it lives: the lockout guard and verification follow from this, not from a module's name.</summary>
+    public static bool IsSshd(IResource r) => r switch
     {
-        var target = rendered.File;
-        var before = host.File(target.Path);
-        if (before.Symlink is { } link)
-            throw new HardenException($"{target.Path}: refusing to manage a path that is or goes through a symlink ({link})");
-        var uid = host.Users.FirstOrDefault(u => u.Name == target.Owner)?.Uid
-            ?? throw new HardenException($"{target.Path}: owner '{target.Owner}' does not exist on the target");
-        var gid = host.Groups.FirstOrDefault(g => g.Name == target.Group)?.Gid
-            ?? throw new HardenException($"{target.Path}: group '{target.Group}' does not exist on the target");
-        return Compare(rendered.Module.Id, target.Path, before, rendered.Content, target.Mode, target.Owner, target.Group, uid, gid, target.Validator);
+        FileResource f => IsSshdPath(f.Path),
+        BlockResource b => IsSshdPath(b.Path),
+        SshdConflictResource => true,
+        _ => false,
+    };
+
+    public static bool IsSshdPath(string path) =>
+        path == HostReader.SshdConfig || path.StartsWith(HostReader.SshdDropInDir + "/", StringComparison.Ordinal) && path.EndsWith(".conf", StringComparison.Ordinal);
+
+    /// <summary>The global sshd settings harden's own files and blocks make, first value per key as sshd reads them.</summary>
+    private static (ImmutableSortedDictionary<string, string>, string) SshdManaged(List<IResource> resources)
+    {
+        var sources = resources.Where(IsSshd).Select(r => r switch
+        {
+            FileResource f => (Path: f.Path, Text: f.Content),
+            BlockResource b => (Path: b.Path + " (harden block)", Text: b.Content),
+            _ => default,
+        }).Where(s => s.Text is not null).OrderBy(s => s.Path.StartsWith(HostReader.SshdConfig + " ", StringComparison.Ordinal) ? 0 : 1).ThenBy(s => s.Path, StringComparer.Ordinal).ToList();
+        var managed = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        foreach (var source in sources)
+        {
+            foreach (var (key, value) in SshdConfig.Managed(source.Text)) managed.TryAdd(key, value);
+        }
+        return (managed.ToImmutable(), sources.Select(s => s.Path).FirstOrDefault() ?? "");
     }
 
-    private static FileChange Compare(string module, string path, FileState before, string content,
-        UnixFileMode mode, string owner, string group, uint uid, uint gid, string? validator)
+    private static void WarnWithoutInclude(List<IResource> resources, HostSnapshot host, ImmutableArray<string>.Builder warnings)
     {
-        var after = Encoding.UTF8.GetBytes(content);
-        var afterSha = FileState.Digest(after);
-        var reasons = new List<string>();
-        ChangeAction action;
-        if (!before.Exists)
+        var main = host.File(HostReader.SshdConfig);
+        if (!main.Exists || SshdConfig.IncludesDropIns(Encoding.UTF8.GetString(main.Content), HostReader.SshdDropInDir)) return;
+        foreach (var dropIn in resources.OfType<FileResource>().Where(f => f.Path.StartsWith(HostReader.SshdDropInDir + "/", StringComparison.Ordinal)))
+            warnings.Add($"{HostReader.SshdConfig} has no 'Include {HostReader.SshdDropInDir}/*.conf' before any Match block: sshd will not read {dropIn.Path}");
+    }
+
+    /// <summary>
+    /// One <c>sshd -T -C</c> connection per Match block on the host, so verification sees what each
+    /// block makes effective; plain <c>sshd -T</c> shows only the global settings.
+    /// </summary>
+    private static ImmutableArray<string> SshdConnections(HostSnapshot host, ImmutableArray<string>.Builder warnings, bool managed)
+    {
+        if (!managed) return [];
+        var criteria = host.SshdDropIns.Append(HostReader.SshdConfig)
+            .Select(p => host.File(p)).Where(f => f.Exists)
+            .SelectMany(f => SshdConfig.Parse(Encoding.UTF8.GetString(f.Content)))
+            .Where(s => s.Key == "match").Select(s => s.Value).Distinct(StringComparer.Ordinal);
+        var connections = ImmutableArray.CreateBuilder<string>();
+        foreach (var c in criteria)
         {
-            action = ChangeAction.Create;
-            reasons.Add("new file");
+            if (SshdConfig.Connection(c, host) is { } spec) connections.Add(spec);
+            else warnings.Add($"'Match {c}' cannot be checked with sshd -T -C (a negation or a group without members); review it by hand");
         }
-        else
+        return [.. connections.Distinct()];
+    }
+
+    /// <summary>Kind phases first, then what each resource depends on, then profile order: a stable topological order.</summary>
+    private static List<IResource> Order(List<IResource> resources)
+    {
+        var byPhase = resources.Select((r, i) => (r, i)).OrderBy(x => ResourceKinds.Phase(x.r)).ThenBy(x => x.i).Select(x => x.r).ToList();
+        var present = byPhase.Select(r => r.Address).ToHashSet();
+        var done = new HashSet<Address>();
+        var ordered = new List<IResource>();
+        var visiting = new HashSet<Address>();
+        void Visit(IResource r)
         {
-            if (before.Sha256 != afterSha) reasons.Add("content");
-            if (before.Mode != mode) reasons.Add($"mode {Octal(before.Mode)} -> {Octal(mode)}");
-            if (before.Uid != uid || before.Gid != gid) reasons.Add($"owner {before.Uid}:{before.Gid} -> {owner}:{group}");
-            action = reasons.Count == 0 ? ChangeAction.Unchanged : ChangeAction.Update;
+            if (done.Contains(r.Address)) return;
+            if (!visiting.Add(r.Address)) throw new HardenException($"resources depend on each other in a cycle at {r.Address}");
+            foreach (var dep in r.DependsOn.Where(present.Contains))
+                Visit(byPhase.First(x => x.Address == dep));
+            visiting.Remove(r.Address);
+            done.Add(r.Address);
+            ordered.Add(r);
         }
-        var diff = UnifiedDiff.Compute(before.Exists ? "a" + path : "/dev/null", "b" + path,
-            Encoding.UTF8.GetString(before.Content), content);
-        return new FileChange(path, module, action, string.Join(", ", reasons), before.Sha256, afterSha, content,
-            Octal(mode), owner, group, uid, gid, validator, diff);
+        foreach (var r in byPhase) Visit(r);
+        return ordered;
+    }
+
+    /// <summary>Owners are resolved at apply time, but only a group that exists or that this plan creates can be resolved then.</summary>
+    private static void CheckOwners(ImmutableArray<Change> changes, HostSnapshot host)
+    {
+        var created = changes.Where(c => c.Address.Kind == GroupResource.Kind).Select(c => c.Address.Key).ToHashSet(StringComparer.Ordinal);
+        foreach (var c in changes.Where(c => c.IsChange && c.After.Get("group") is not null))
+        {
+            var group = c.After!["group"];
+            if (host.Groups.All(g => g.Name != group) && !created.Contains(group) && !uint.TryParse(group, out _))
+                throw new HardenException($"{c.Address}: group '{group}' does not exist on the target and no module creates it");
+        }
     }
 
     public static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode & 0xFFF, 8).PadLeft(3, '0');
@@ -89,86 +163,9 @@ public static class Planner
     /// <summary>The inverse of <see cref="Octal"/>, for modes stored as text in plans and manifests.</summary>
     public static UnixFileMode ParseOctal(string mode) => (UnixFileMode)Convert.ToInt32(mode, 8);
 
-    /// <summary>
-    /// Finds lines elsewhere in the sshd configuration that set a key the managed drop-in sets,
-    /// to another value, and plans to comment them out. Our drop-in sorts first, so sshd's
-    /// first-value rule already favours it; neutralising the rest keeps the configuration honest for
-    /// the next person who reads it, and guards against an Include order we did not foresee.
-    /// </summary>
-    private static (ImmutableArray<SshdConflict>, List<FileChange>, ImmutableArray<ExpectedSetting>) PlanSshd(
-        DesiredState desired, HostSnapshot host, List<FileChange> files, ImmutableArray<string>.Builder warnings)
-    {
-        var conflicts = ImmutableArray.CreateBuilder<SshdConflict>();
-        var changes = new List<FileChange>();
-        var expected = ImmutableArray.CreateBuilder<ExpectedSetting>();
-        foreach (var dropIn in desired.Files.Where(f => f.File.Validator == SshdValidator))
-        {
-            var managed = SshdConfig.Managed(dropIn.Content);
-            if (dropIn.Module.Verify == SshdValidator)
-                expected.AddRange(managed.Select(kv => new ExpectedSetting(SshdValidator, kv.Key, kv.Value)));
-
-            var main = host.File(HostReader.SshdConfig);
-            if (dropIn.File.Path.StartsWith(HostReader.SshdDropInDir + "/", StringComparison.Ordinal) && main.Exists
-                && !SshdConfig.IncludesDropIns(Encoding.UTF8.GetString(main.Content), HostReader.SshdDropInDir))
-                warnings.Add($"{HostReader.SshdConfig} has no 'Include {HostReader.SshdDropInDir}/*.conf' before any Match block: sshd will not read {dropIn.File.Path}");
-
-            var others = host.SshdDropIns.Append(HostReader.SshdConfig)
-                .Where(p => p != dropIn.File.Path && files.All(f => f.Path != p));
-            foreach (var path in others)
-            {
-                var state = host.File(path);
-                if (!state.Exists || state.Symlink is not null) continue;
-                var text = Encoding.UTF8.GetString(state.Content);
-                var hits = SshdConfig.Parse(text)
-                    .Where(s => s.Global && managed.TryGetValue(s.Key, out var want) && !SshdConfig.SameValue(want, s.Value))
-                    .ToList();
-                if (hits.Count == 0) continue;
-                conflicts.AddRange(hits.Select(h => new SshdConflict(path, h.Line, h.Key, h.Value, managed[h.Key])));
-                var content = SshdConfig.Neutralise(text, hits.Select(h => h.Line), dropIn.File.Path);
-                var change = Compare(dropIn.Module.Id, path, state, content, state.Mode,
-                    OwnerName(host, state.Uid), GroupName(host, state.Gid), state.Uid, state.Gid, SshdValidator);
-                changes.Add(change with { Reason = $"neutralise {hits.Count} conflicting line(s)" });
-            }
-        }
-        return (conflicts.ToImmutable(), changes, expected.ToImmutable());
-    }
-
-    private static string OwnerName(HostSnapshot host, uint uid) => host.Users.FirstOrDefault(u => u.Uid == uid)?.Name ?? uid.ToString(System.Globalization.CultureInfo.InvariantCulture);
-    private static string GroupName(HostSnapshot host, uint gid) => host.Groups.FirstOrDefault(g => g.Gid == gid)?.Name ?? gid.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    // groupadd and usermod also refresh the "-" backup copies shadow-utils keeps.
-    private static readonly ImmutableArray<string> GroupFiles = ["/etc/group", "/etc/gshadow", "/etc/group-", "/etc/gshadow-"];
-
     /// <summary>The users a module adds to its groups (e.g. an image's default user, for first boot).</summary>
     public static IReadOnlyList<string> Members(DesiredState desired, Module module) =>
         module.MembersFrom is { } v && desired.Variables[v] is VariableValue.List l ? l.Items : [];
-
-    private static ImmutableArray<PlannedCommand> PlanCommands(DesiredState desired, HostSnapshot host)
-    {
-        var commands = ImmutableArray.CreateBuilder<PlannedCommand>();
-        foreach (var module in desired.ActiveModules)
-        {
-            var missing = module.Packages.Where(p => !host.InstalledPackages.Contains(p)).ToList();
-            if (missing.Count > 0)
-                commands.Add(new PlannedCommand(module.Id, $"install {string.Join(", ", missing)}",
-                    ["apt-get", "install", "-y", "--no-install-recommends", .. missing], [], Retryable: true));
-            if (module.GroupsFrom is { } variable && desired.Variables[variable] is VariableValue.List groups)
-            {
-                foreach (var group in groups.Items.Where(g => host.Groups.All(h => h.Name != g)))
-                    commands.Add(new PlannedCommand(module.Id, $"create group {group}", ["groupadd", "--", group],
-                        GroupFiles, Retryable: false));
-                foreach (var member in Members(desired, module))
-                {
-                    if (host.Users.All(u => u.Name != member))
-                        throw new HardenException($"{module.MembersFrom} names '{member}', who has no account on the target");
-                    foreach (var group in groups.Items.Where(g => host.Groups.FirstOrDefault(h => h.Name == g) is not { } e || !e.Members.Contains(member)))
-                        commands.Add(new PlannedCommand(module.Id, $"add {member} to {group}", ["usermod", "-aG", group, "--", member],
-                            GroupFiles, Retryable: false));
-                }
-            }
-        }
-        return commands.ToImmutable();
-    }
 
     private static ImmutableArray<PlannedHandler> PlanHandlers(DesiredState desired, HostSnapshot host, HashSet<string> changedModules)
     {

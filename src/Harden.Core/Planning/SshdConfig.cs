@@ -1,32 +1,56 @@
 using System.Collections.Immutable;
+using System.Globalization;
+using System.Net;
+using Harden.Host;
 
 namespace Harden.Planning;
 
 /// <summary>
 /// Just enough of sshd_config's grammar to find who sets what. sshd keeps the FIRST value it
-/// reads for a key, and everything after a <c>Match</c> line belongs to that block, so only the
-/// lines before the first Match are global.
+/// reads for a key, and everything after a <c>Match</c> line belongs to that block until the next
+/// Match (or the end of the file), so only the lines before the first Match are global.
 /// </summary>
 public static class SshdConfig
 {
     public const string Marker = "# harden: disabled, conflicts with";
 
-    public readonly record struct Setting(int Line, string Key, string Value, bool Global);
+    /// <summary>Old and alternative keyword spellings sshd accepts for the same setting (servconf.c).</summary>
+    private static readonly ImmutableDictionary<string, string> Aliases = new Dictionary<string, string>
+    {
+        ["challengeresponseauthentication"] = "kbdinteractiveauthentication",
+        ["skeyauthentication"] = "kbdinteractiveauthentication",
+        ["dsaauthentication"] = "pubkeyauthentication",
+        ["pubkeyacceptedkeytypes"] = "pubkeyacceptedalgorithms",
+        ["hostbasedacceptedkeytypes"] = "hostbasedacceptedalgorithms",
+    }.ToImmutableDictionary();
+
+    /// <param name="Match">The criteria of the Match block the line is in ("Address 10.0.0.0/8"); null when global.</param>
+    public readonly record struct Setting(int Line, string Key, string Value, bool Global, string? Match = null);
+
+    public static string Canonical(string key)
+    {
+        var lower = key.ToLowerInvariant();
+        return Aliases.GetValueOrDefault(lower, lower);
+    }
 
     public static ImmutableArray<Setting> Parse(string text)
     {
         var settings = ImmutableArray.CreateBuilder<Setting>();
-        var global = true;
+        string? match = null;
         var lines = text.Split('\n');
+        var inBlock = false;
         for (var i = 0; i < lines.Length; i++)
         {
             var line = lines[i].Trim();
-            if (line.Length == 0 || line.StartsWith('#')) continue;
+            // Lines in harden's own managed blocks are harden's, not conflicts.
+            if (line.StartsWith("# BEGIN harden ", StringComparison.Ordinal)) inBlock = true;
+            if (line.StartsWith("# END harden ", StringComparison.Ordinal)) inBlock = false;
+            if (line.Length == 0 || line.StartsWith('#') || inBlock) continue;
             var split = line.IndexOfAny([' ', '\t', '=']);
             var key = split < 0 ? line : line[..split];
             var value = split < 0 ? "" : line[(split + 1)..].Trim().TrimStart('=').Trim();
-            if (key.Equals("Match", StringComparison.OrdinalIgnoreCase)) global = false;
-            settings.Add(new Setting(i + 1, key.ToLowerInvariant(), value, global));
+            if (key.Equals("Match", StringComparison.OrdinalIgnoreCase)) match = value;
+            settings.Add(new Setting(i + 1, Canonical(key), value, match is null, match));
         }
         return settings.ToImmutable();
     }
@@ -35,7 +59,7 @@ public static class SshdConfig
     public static ImmutableSortedDictionary<string, string> Managed(string dropIn)
     {
         var managed = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
-        foreach (var s in Parse(dropIn).Where(s => s.Global && s.Key != "include"))
+        foreach (var s in Parse(dropIn).Where(s => s.Global && s.Key is not ("include" or "match")))
             managed.TryAdd(s.Key, s.Value);
         return managed.ToImmutable();
     }
@@ -44,17 +68,69 @@ public static class SshdConfig
         string.Equals(string.Join(' ', a.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)),
             string.Join(' ', b.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)), StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Comments out the given lines with a marker that names the managed drop-in.</summary>
-    public static string Neutralise(string text, IEnumerable<int> lineNumbers, string managedBy)
-    {
-        var lines = text.Split('\n');
-        foreach (var n in lineNumbers)
-            lines[n - 1] = $"{Marker} {managedBy}: {lines[n - 1]}";
-        return string.Join('\n', lines);
-    }
+    public static string Neutralised(string line, string managedBy) => $"{Marker} {managedBy}: {line}";
 
     /// <summary>True when the text includes the given drop-in folder globally (before any Match).</summary>
     public static bool IncludesDropIns(string mainConfig, string dropInDir) =>
         Parse(mainConfig).Any(s => s.Global && s.Key == "include" && s.Value.Split(' ').Any(v => v.StartsWith(dropInDir + "/", StringComparison.Ordinal)
             || !v.StartsWith('/') && ("/etc/ssh/" + v).StartsWith(dropInDir + "/", StringComparison.Ordinal)));
+
+    /// <summary>
+    /// A connection that a Match block's criteria select, as <c>sshd -T -C</c> takes it
+    /// (<c>user=…,host=…,addr=…,laddr=…,lport=…</c>), or null when none can be built (a negation, a
+    /// Group with no members). Every field is given, so no block is skipped for a missing one.
+    /// </summary>
+    public static string? Connection(string criteria, HostSnapshot host)
+    {
+        var spec = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["user"] = "nobody", ["host"] = "harden-check.invalid", ["addr"] = "192.0.2.1", ["laddr"] = "127.0.0.1", ["lport"] = "22",
+        };
+        var words = criteria.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < words.Length; i++)
+        {
+            var word = words[i].ToLowerInvariant();
+            if (word == "all") continue;
+            if (i + 1 >= words.Length) return null;
+            var pattern = words[++i].Split(',').FirstOrDefault(p => !p.StartsWith('!'));
+            if (pattern is null) return null;
+            var sample = pattern.Replace('*', 'x').Replace('?', 'x');
+            switch (word)
+            {
+                case "user": spec["user"] = sample; break;
+                case "group":
+                    var group = host.Groups.FirstOrDefault(g => g.Name == pattern);
+                    var member = group?.Members.FirstOrDefault() ?? host.Users.FirstOrDefault(u => group is not null && u.Gid == group.Gid)?.Name;
+                    if (member is null) return null;
+                    spec["user"] = member;
+                    break;
+                case "host": spec["host"] = sample; break;
+                case "address": spec["addr"] = SampleAddress(pattern) ?? ""; break;
+                case "localaddress": spec["laddr"] = SampleAddress(pattern) ?? ""; break;
+                case "localport": spec["lport"] = sample.Replace('x', '2'); break;
+                case "rdomain": spec["rdomain"] = sample; break;
+                default: return null;
+            }
+            if (spec.Values.Any(v => v.Length == 0)) return null;
+        }
+        return string.Join(',', spec.Select(kv => $"{kv.Key}={kv.Value}"));
+    }
+
+    /// <summary>An address inside a CIDR or wildcard pattern (10.0.0.0/8 → 10.0.0.1; 10.1.* → 10.1.1).</summary>
+    private static string? SampleAddress(string pattern)
+    {
+        if (pattern.Contains('*') || pattern.Contains('?'))
+        {
+            var parts = pattern.Split('.').Select(p => p.Replace("*", "1", StringComparison.Ordinal).Replace('?', '1')).ToList();
+            while (parts.Count < 4) parts.Add("1");
+            return string.Join('.', parts.Take(4));
+        }
+        var slash = pattern.IndexOf('/', StringComparison.Ordinal);
+        if (!IPAddress.TryParse(slash < 0 ? pattern : pattern[..slash], out var address)) return null;
+        if (slash < 0) return address.ToString();
+        if (!int.TryParse(pattern[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var bits)) return null;
+        var bytes = address.GetAddressBytes();
+        if (bits < bytes.Length * 8) bytes[^1] |= 1;
+        return new IPAddress(bytes).ToString();
+    }
 }

@@ -2,14 +2,34 @@ using System.Collections.Immutable;
 
 namespace Harden.Profiles;
 
-/// <summary>A file a module owns: rendered from <see cref="Template"/> and written to <see cref="Path"/>.</summary>
+/// <summary>
+/// A file a module owns: rendered from <see cref="Template"/> and written to <see cref="Path"/>.
+/// <see cref="Path"/> may name variables (<c>{{ banner_path }}</c>); it is rendered and checked with them.
+/// <see cref="Sensitive"/> keeps the content out of plans: they carry a digest instead.
+/// </summary>
 public sealed record ManagedFile(
     string Path,
     string Template,
     UnixFileMode Mode,
     string Owner,
     string Group,
-    string? Validator);
+    string? Validator,
+    bool Sensitive = false);
+
+/// <summary>One key in a file the distribution owns (login.defs, auditd.conf): only that line is edited.</summary>
+/// <param name="Separator">Between key and value as written: " " (login.defs) or " = " (auditd.conf).</param>
+/// <param name="Value">The wanted value; may name variables.</param>
+public sealed record ManagedKey(string Path, string Key, string Value, string Separator);
+
+/// <summary>A block of lines between harden's markers in a file someone else owns.</summary>
+/// <param name="Position">"top" (before everything, e.g. ahead of sshd's Include and Match) or "end".</param>
+public sealed record ManagedBlock(string Path, string Template, string Position, string? Validator);
+
+/// <summary>A directory with owner, group and mode (setgid allowed). <see cref="Path"/> may be a <c>{{ list }}</c> variable.</summary>
+public sealed record ManagedDirectory(string Path, string Owner, string Group, UnixFileMode Mode);
+
+/// <summary>A systemd unit that must be enabled, disabled or masked.</summary>
+public sealed record ManagedService(string Name, string State);
 
 /// <summary>
 /// What runs after a module's files change. <see cref="Run"/> is for a live host; under an offline
@@ -37,7 +57,14 @@ public sealed record Module(
     string? MembersFrom,
     ImmutableArray<string> Requires,
     ImmutableArray<string> Handlers,
-    string? Verify);
+    string? Verify)
+{
+    public ImmutableArray<ManagedKey> Keys { get; init; } = [];
+    public ImmutableArray<ManagedBlock> Blocks { get; init; } = [];
+    public ImmutableArray<ManagedDirectory> Directories { get; init; } = [];
+    public ImmutableArray<string> AbsentPackages { get; init; } = [];
+    public ImmutableArray<ManagedService> Services { get; init; } = [];
+}
 
 public sealed record Profile(
     string Name,
@@ -50,4 +77,13 @@ public sealed record Profile(
     ImmutableDictionary<string, Handler> Handlers)
 {
     public VariableDefinition? FindVariable(string name) => Variables.FirstOrDefault(v => v.Name == name);
+}
+
+/// <summary>The names a profile may use for checks, so a typo is a load error rather than a silent no-op.</summary>
+public static class KnownNames
+{
+    public static readonly ImmutableArray<string> Validators = ["sshd", "rsyslog", "audit", "shell", "sudoers"];
+    public static readonly ImmutableArray<string> Verifiers = ["sshd"];
+    public static readonly ImmutableArray<string> ServiceStates = ["enabled", "disabled", "masked"];
+    public static readonly ImmutableArray<string> BlockPositions = ["top", "end"];
 }

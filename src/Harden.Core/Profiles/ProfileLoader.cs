@@ -236,39 +236,107 @@ internal sealed record ProfileDocument(
 
     private static Module ParseModule(Reader r, YamlMappingNode m)
     {
-        r.OnlyKeys(m, "id", "title", "citations", "files", "packages", "groups_from", "members_from", "requires", "handlers", "verify");
+        r.OnlyKeys(m, "id", "title", "citations", "files", "keys", "blocks", "directories", "packages", "absent_packages",
+            "services", "groups_from", "members_from", "requires", "handlers", "verify");
         var id = r.RequiredScalar(m, "id");
         var files = ImmutableArray.CreateBuilder<ManagedFile>();
-        if (r.Optional<YamlSequenceNode>(m, "files") is { } fs)
+        foreach (var f in r.Mappings(m, "files", $"file of module '{id}'"))
         {
-            foreach (var node in fs.Children)
-            {
-                var f = r.Expect<YamlMappingNode>(node, $"file of module '{id}'");
-                r.OnlyKeys(f, "path", "template", "mode", "owner", "group", "validate");
-                var path = r.RequiredScalar(f, "path");
-                if (!SafePath.IsAbsolute(path) || path.EndsWith('/'))
-                    throw r.Error(f, $"module '{id}': path '{path}' must be an absolute file path without '.' or '..'");
-                var template = r.RequiredScalar(f, "template");
-                if (!SafePath.IsRelative(template))
-                    throw r.Error(f, $"module '{id}': template '{template}' must be a relative path inside templates/");
-                var modeText = r.OptionalScalar(f, "mode") ?? "0644";
-                int mode;
-                try
-                {
-                    mode = Convert.ToInt32(modeText, 8);
-                }
-                catch (FormatException)
-                {
-                    throw r.Error(f, $"module '{id}': mode '{modeText}' is not octal, e.g. \"0644\"");
-                }
-                if (mode is < 0 or > 0x1FF) throw r.Error(f, $"module '{id}': mode '{modeText}' must be within 0000..0777");
-                files.Add(new ManagedFile(path, template, (UnixFileMode)mode,
-                    r.OptionalScalar(f, "owner") ?? "root", r.OptionalScalar(f, "group") ?? "root", r.OptionalScalar(f, "validate")));
-            }
+            r.OnlyKeys(f, "path", "template", "mode", "owner", "group", "validate", "sensitive");
+            files.Add(new ManagedFile(TargetPath(r, f, id), Template(r, f, id), Mode(r, f, id, "0644", 0x1FF),
+                r.OptionalScalar(f, "owner") ?? "root", r.OptionalScalar(f, "group") ?? "root",
+                Known(r, f, "validate", KnownNames.Validators, id), r.OptionalBool(f, "sensitive") ?? false));
+        }
+        var keys = ImmutableArray.CreateBuilder<ManagedKey>();
+        foreach (var k in r.Mappings(m, "keys", $"key of module '{id}'"))
+        {
+            r.OnlyKeys(k, "path", "key", "value", "separator");
+            var key = r.RequiredScalar(k, "key");
+            if (!Patterns.Identifier().IsMatch(key)) throw r.Error(k, $"module '{id}': key '{key}' is not a plain name");
+            var separator = r.OptionalScalar(k, "separator") ?? " ";
+            if (separator is not (" " or " = " or "=" or "\t"))
+                throw r.Error(k, $"module '{id}': separator must be \" \", \" = \", \"=\" or \"\\t\"");
+            keys.Add(new ManagedKey(TargetPath(r, k, id), key, r.RequiredScalar(k, "value"), separator == "\\t" ? "\t" : separator));
+        }
+        var blocks = ImmutableArray.CreateBuilder<ManagedBlock>();
+        foreach (var b in r.Mappings(m, "blocks", $"block of module '{id}'"))
+        {
+            r.OnlyKeys(b, "path", "template", "position", "validate");
+            blocks.Add(new ManagedBlock(TargetPath(r, b, id), Template(r, b, id),
+                Known(r, b, "position", KnownNames.BlockPositions, id) ?? "end", Known(r, b, "validate", KnownNames.Validators, id)));
+        }
+        var directories = ImmutableArray.CreateBuilder<ManagedDirectory>();
+        foreach (var d in r.Mappings(m, "directories", $"directory of module '{id}'"))
+        {
+            r.OnlyKeys(d, "path", "owner", "group", "mode");
+            directories.Add(new ManagedDirectory(TargetPath(r, d, id), r.OptionalScalar(d, "owner") ?? "root",
+                r.OptionalScalar(d, "group") ?? "root", Mode(r, d, id, "0755", 0xFFF)));
+        }
+        var services = ImmutableArray.CreateBuilder<ManagedService>();
+        foreach (var sv in r.Mappings(m, "services", $"service of module '{id}'"))
+        {
+            r.OnlyKeys(sv, "name", "state");
+            var name = r.RequiredScalar(sv, "name");
+            if (!Patterns.UnitName().IsMatch(name)) throw r.Error(sv, $"module '{id}': '{name}' is not a systemd unit name");
+            services.Add(new ManagedService(name, Known(r, sv, "state", KnownNames.ServiceStates, id) ?? "enabled"));
+        }
+        foreach (var package in r.List(m, "packages").Concat(r.List(m, "absent_packages")))
+        {
+            if (!Patterns.PackageName().IsMatch(package)) throw r.Error(m, $"module '{id}': '{package}' is not a Debian package name");
         }
         return new Module(id, r.OptionalScalar(m, "title") ?? id, r.List(m, "citations"), files.ToImmutable(),
             r.List(m, "packages"), r.OptionalScalar(m, "groups_from"), r.OptionalScalar(m, "members_from"), r.List(m, "requires"), r.List(m, "handlers"),
-            r.OptionalScalar(m, "verify"));
+            Known(r, m, "verify", KnownNames.Verifiers, id))
+        {
+            Keys = keys.ToImmutable(),
+            Blocks = blocks.ToImmutable(),
+            Directories = directories.ToImmutable(),
+            AbsentPackages = r.List(m, "absent_packages"),
+            Services = services.ToImmutable(),
+        };
+    }
+
+    /// <summary>An absolute target path, or one made of variables (<c>{{ banner_path }}</c>) that is checked once rendered.</summary>
+    private static string TargetPath(Reader r, YamlMappingNode node, string id)
+    {
+        var path = r.RequiredScalar(node, "path");
+        if (path.Contains("{{", StringComparison.Ordinal)) return path;
+        if (!SafePath.IsAbsolute(path) || path.Length > 1 && path.EndsWith('/'))
+            throw r.Error(node, $"module '{id}': path '{path}' must be an absolute path without '.' or '..'");
+        return path;
+    }
+
+    private static string Template(Reader r, YamlMappingNode node, string id)
+    {
+        var template = r.RequiredScalar(node, "template");
+        if (!SafePath.IsRelative(template))
+            throw r.Error(node, $"module '{id}': template '{template}' must be a relative path inside templates/");
+        return template;
+    }
+
+    private static UnixFileMode Mode(Reader r, YamlMappingNode node, string id, string fallback, int max)
+    {
+        var text = r.OptionalScalar(node, "mode") ?? fallback;
+        int mode;
+        try
+        {
+            mode = Convert.ToInt32(text, 8);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or OverflowException)
+        {
+            throw r.Error(node, $"module '{id}': mode '{text}' is not octal, e.g. \"0644\"");
+        }
+        if (mode < 0 || mode > max) throw r.Error(node, $"module '{id}': mode '{text}' must be within 0000..{Convert.ToString(max, 8)}");
+        return (UnixFileMode)mode;
+    }
+
+    /// <summary>A value that must be one of a fixed set (validators, verifiers, states): a typo fails at load time with its line.</summary>
+    private static string? Known(Reader r, YamlMappingNode node, string key, ImmutableArray<string> known, string id)
+    {
+        if (r.OptionalScalar(node, key) is not { } value) return null;
+        if (!known.Contains(value))
+            throw r.Error(node.Children[new YamlScalarNode(key)], $"module '{id}': unknown {key} '{value}' (known: {string.Join(", ", known)})");
+        return value;
     }
 
     /// <summary>Typed access to YAML nodes; every error names file and line.</summary>
@@ -316,6 +384,9 @@ internal sealed record ProfileDocument(
             "false" or "no" => false,
             var s => throw Error(node.Children[new YamlScalarNode(key)], $"'{key}' must be true or false, not '{s}'"),
         };
+
+        public IEnumerable<YamlMappingNode> Mappings(YamlMappingNode node, string key, string what) =>
+            Optional<YamlSequenceNode>(node, key) is { } seq ? seq.Children.Select(c => Expect<YamlMappingNode>(c, what)) : [];
 
         public ImmutableArray<string> List(YamlMappingNode node, string key, bool required = false)
         {

@@ -133,4 +133,10 @@ internal static partial class Patterns
 
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     public static partial Regex ProfileName();
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9:_.@-]*\.(service|socket|timer|path|target|mount)$")]
+    public static partial Regex UnitName();
+
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9+.-]+$")]
+    public static partial Regex PackageName();
 }

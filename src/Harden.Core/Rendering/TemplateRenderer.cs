@@ -16,9 +16,25 @@ public sealed class TemplateRenderer(ITemplateSource source)
 {
     private readonly ConcurrentDictionary<string, Template> _parsed = new(StringComparer.Ordinal);
 
-    public string Render(string templateName, IReadOnlyDictionary<string, VariableValue> variables)
+    public string Render(string templateName, IReadOnlyDictionary<string, VariableValue> variables) =>
+        Render(templateName, _parsed.GetOrAdd(templateName, Parse), variables);
+
+    /// <summary>Renders a short text from a profile (a path, a key's value) with the same strict rules.</summary>
+    public string RenderInline(string text, string where, IReadOnlyDictionary<string, VariableValue> variables)
     {
-        var template = _parsed.GetOrAdd(templateName, Parse);
+        if (!text.Contains("{{", StringComparison.Ordinal)) return text;
+        var template = _parsed.GetOrAdd("inline:" + text, _ =>
+        {
+            var parsed = Template.Parse(text, where);
+            if (parsed.HasErrors)
+                throw new HardenException($"{where}: '{text}': {parsed.Messages.First(m => m.Type == ParserMessageType.Error).Message}");
+            return parsed;
+        });
+        return Render(where, template, variables);
+    }
+
+    private string Render(string templateName, Template template, IReadOnlyDictionary<string, VariableValue> variables)
+    {
         var model = new ScriptObject();
         foreach (var (name, value) in variables)
         {

@@ -1,0 +1,153 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
+using Harden.Host;
+using Polly;
+using Polly.Retry;
+
+namespace Harden.Execution;
+
+/// <summary>
+/// The one door through which resources change a host: file writes, directories and commands, all
+/// kept inside the root. Every file is backed up into the run's journal before its first write.
+/// </summary>
+public interface IHostEffects
+{
+    HostRoot Root { get; }
+    void Report(string line);
+
+    FileState ReadFile(string path);
+    DirectoryState ReadDirectory(string path);
+    ImmutableDictionary<string, PackageInfo> InstalledPackages();
+    IReadOnlyList<GroupEntry> Groups();
+    IReadOnlyList<UserAccount> Users();
+
+    void WriteFile(string path, byte[] content, UnixFileMode mode, uint uid, uint gid);
+    void DeleteFile(string path);
+
+    /// <summary>Creates the directory (and missing parents, 0755 root) or sets its mode and owner.</summary>
+    /// <returns>The directories it created, outermost first.</returns>
+    IReadOnlyList<string> EnsureDirectory(string path, UnixFileMode mode, uint uid, uint gid);
+    bool RemoveEmptyDirectory(string path);
+
+    Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken ct, bool retryable = false);
+
+    /// <summary>Owner and group names as the root resolves them now (a group this run created included); digits pass as ids.</summary>
+    (uint Uid, uint Gid) ResolveOwner(string owner, string group);
+
+    /// <summary>Backs up a file a tool will rewrite (e.g. shadow-utils' /etc/group-), to be put back after every inverse ran.</summary>
+    void PreserveDerived(string path, string module);
+
+    FileBackup? Backup(string path);
+    byte[]? ReadCopy(string? copy);
+}
+
+/// <summary>The real effects, bound to one root and one run's journal.</summary>
+public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal journal, Action<string> report, TimeSpan? retryDelay = null) : IHostEffects
+{
+    private const int AptRetries = 8;
+    private static readonly string[] LockHeldSignatures = ["Could not get lock", "dpkg frontend lock", "is another process using it", "dpkg status database is locked"];
+
+    /// <summary>Waits out an apt/dpkg lock held by unattended-upgrades at first boot; bounded, and says why. Never used for writes.</summary>
+    private readonly ResiliencePipeline<CommandResult> _aptRetry = new ResiliencePipelineBuilder<CommandResult>()
+        .AddRetry(new RetryStrategyOptions<CommandResult>
+        {
+            ShouldHandle = new PredicateBuilder<CommandResult>().HandleResult(r =>
+                !r.Succeeded && LockHeldSignatures.Any(s => r.StandardError.Contains(s, StringComparison.Ordinal))),
+            MaxRetryAttempts = AptRetries,
+            Delay = retryDelay ?? TimeSpan.FromSeconds(2),
+            MaxDelay = TimeSpan.FromSeconds(30),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            OnRetry = args =>
+            {
+                report($"  the package manager is locked by another process; retry {args.AttemptNumber + 1} of {AptRetries} in {args.RetryDelay.TotalSeconds:0}s");
+                return ValueTask.CompletedTask;
+            },
+        })
+        .Build();
+
+    public HostRoot Root => root;
+    public RunJournal Journal => journal;
+
+    public void Report(string line) => report(line);
+
+    public FileState ReadFile(string path) => HostReader.ReadFile(root, path);
+    public DirectoryState ReadDirectory(string path) => HostReader.ReadDirectory(root, path);
+    public ImmutableDictionary<string, PackageInfo> InstalledPackages() => HostReader.ReadInstalledPackages(root);
+    public IReadOnlyList<GroupEntry> Groups() => HostReader.ParseGroups(Text("/etc/group"));
+    public IReadOnlyList<UserAccount> Users() => HostReader.ParseUsers(Text("/etc/passwd"));
+
+    private string Text(string path) => ReadFile(path) is { Exists: true } f ? Encoding.UTF8.GetString(f.Content) : "";
+
+    public void WriteFile(string path, byte[] content, UnixFileMode mode, uint uid, uint gid)
+    {
+        journal.BackUp(root, path);
+        AtomicFile.Write(root, path, content, mode, uid, gid);
+        journal.KeepWritten(path, content);
+    }
+
+    public void DeleteFile(string path)
+    {
+        journal.BackUp(root, path);
+        AtomicFile.Delete(root, path);
+    }
+
+    public IReadOnlyList<string> EnsureDirectory(string path, UnixFileMode mode, uint uid, uint gid)
+    {
+        var created = new List<string>();
+        var current = "";
+        foreach (var part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            current += "/" + part;
+            var mapped = root.Resolve(current);
+            if (Directory.Exists(mapped)) continue;
+            if (File.Exists(mapped)) throw new HardenException($"{current} exists and is not a directory");
+            Directory.CreateDirectory(mapped, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            created.Add(current);
+        }
+        var target = root.Resolve(path);
+        Native.Chown(target, uid, gid);
+        // chmod after chown: chown clears setgid on some file systems.
+        File.SetUnixFileMode(target, mode);
+        Native.FsyncDirectory(Path.GetDirectoryName(target)!);
+        return created;
+    }
+
+    public bool RemoveEmptyDirectory(string path)
+    {
+        var mapped = root.Resolve(path);
+        if (!Directory.Exists(mapped) || Directory.EnumerateFileSystemEntries(mapped).Any()) return false;
+        Directory.Delete(mapped);
+        return true;
+    }
+
+    public async Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken ct, bool retryable = false)
+    {
+        report($"  $ {CliWrapCommandRunner.Display(argv)}");
+        return retryable
+            ? await _aptRetry.ExecuteAsync(async token => await runner.RunAsync(argv, token), ct)
+            : await runner.RunAsync(argv, ct);
+    }
+
+    public (uint Uid, uint Gid) ResolveOwner(string owner, string group)
+    {
+        uint Id(string name, Func<string, uint?> lookup, string what) =>
+            uint.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n
+            : lookup(name) ?? throw new HardenException($"{what} '{name}' does not exist on the target");
+        return (Id(owner, n => Users().FirstOrDefault(u => u.Name == n)?.Uid, "owner"),
+            Id(group, n => Groups().FirstOrDefault(g => g.Name == n)?.Gid, "group"));
+    }
+
+    public void PreserveDerived(string path, string module)
+    {
+        if (journal.Backup(path) is not null) return;
+        journal.BackUp(root, path);
+        journal.Begin(new Resources.Change(new Resources.Address(Resources.FileResource.Kind, path), module,
+            Resources.ChangeAction.Update, null, null, "regenerated by a tool"), derived: true);
+    }
+
+    public FileBackup? Backup(string path) => journal.Backup(path);
+    public byte[]? ReadCopy(string? copy) => journal.ReadCopy(copy);
+}

@@ -1,0 +1,103 @@
+using System.Text;
+using Harden.Host;
+using Harden.Planning;
+using Harden.Resources;
+
+namespace Harden.Execution;
+
+/// <summary>
+/// Checks the configuration a run is about to write before any real file is replaced: every file the
+/// plan edits is written, as it would become, into a private staging folder inside the root, and the
+/// daemon's own checker reads the staged copy (<c>sshd -t -f</c>, <c>rsyslogd -N1 -f</c>, with their
+/// Include paths pointed at the stage). There is never a moment with a broken configuration on disk.
+/// </summary>
+public sealed class StagedConfig(HostRoot root, ICommandRunner runner, Action<string> report)
+{
+    private const string SshDir = "/etc/ssh";
+    private const string RsyslogMain = "/etc/rsyslog.conf";
+    private const string RsyslogDir = "/etc/rsyslog.d";
+
+    /// <returns>Null when every check passes; else the checker's words.</returns>
+    public async Task<string?> CheckAsync(IReadOnlyList<Change> changes, string stageTarget, CancellationToken ct)
+    {
+        var edits = changes.Where(c => c.IsChange).Select(c => c.Resource).OfType<ITextEdit>().ToList();
+        var validators = edits.Select(e => e.Validator).OfType<string>().Distinct().ToList();
+        if (validators.Count == 0) return null;
+
+        // What each edited file would become, edits applied in plan order.
+        var candidates = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var edit in edits)
+        {
+            var current = candidates.TryGetValue(edit.Path, out var text) ? text : Read(edit.Path);
+            candidates[edit.Path] = edit.Edit(current);
+        }
+
+        var stage = root.Map(stageTarget);
+        Directory.CreateDirectory(stage, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            var checker = new Validators(runner);
+            foreach (var validator in validators)
+            {
+                var failure = validator switch
+                {
+                    Planner.SshdValidator => await StageTreeAsync(checker, validator, candidates, stageTarget, "/etc/ssh/sshd_config", SshDir + "/sshd_config.d", ct),
+                    "rsyslog" => await StageTreeAsync(checker, validator, candidates, stageTarget, RsyslogMain, RsyslogDir, ct),
+                    _ => await StageFilesAsync(checker, validator, edits.Where(e => e.Validator == validator).Select(e => e.Path).Distinct(), candidates, stageTarget, ct),
+                };
+                if (failure is not null) return failure;
+            }
+            return null;
+        }
+        finally
+        {
+            Directory.Delete(stage, recursive: true);
+        }
+    }
+
+    private string Read(string path) => HostReader.ReadFile(root, path) is { Exists: true } f ? Encoding.UTF8.GetString(f.Content) : "";
+
+    /// <summary>A main file and its include folder, copied with candidates in place and includes pointed at the copy.</summary>
+    private async Task<string?> StageTreeAsync(Validators checker, string validator, Dictionary<string, string> candidates,
+        string stageTarget, string main, string includeDir, CancellationToken ct)
+    {
+        var stagedDir = $"{stageTarget}/{validator}";
+        var stagedIncludes = $"{stagedDir}/{Path.GetFileName(includeDir)}";
+        Directory.CreateDirectory(root.Map(stagedIncludes));
+        var files = new SortedSet<string>(StringComparer.Ordinal);
+        if (Directory.Exists(root.Map(includeDir)) && root.FindSymlink(includeDir) is null)
+        {
+            foreach (var f in Directory.EnumerateFiles(root.Map(includeDir), "*.conf")) files.Add(includeDir + "/" + Path.GetFileName(f));
+        }
+        foreach (var path in candidates.Keys.Where(p => p.StartsWith(includeDir + "/", StringComparison.Ordinal) && p.EndsWith(".conf", StringComparison.Ordinal)))
+            files.Add(path);
+        string Repoint(string text) => text.Replace(includeDir + "/", stagedIncludes + "/", StringComparison.Ordinal);
+        foreach (var file in files)
+        {
+            var text = candidates.TryGetValue(file, out var c) ? c : Read(file);
+            await File.WriteAllTextAsync(root.Map($"{stagedIncludes}/{Path.GetFileName(file)}"), Repoint(text), ct);
+        }
+        var mainText = candidates.TryGetValue(main, out var m) ? m : Read(main);
+        // Relative includes are relative to the daemon's own folder; make them absolute into the stage.
+        mainText = Repoint(mainText.Replace($"Include {Path.GetFileName(includeDir)}/", $"Include {stagedIncludes}/", StringComparison.Ordinal));
+        var stagedMain = $"{stagedDir}/{Path.GetFileName(main)}";
+        await File.WriteAllTextAsync(root.Map(stagedMain), mainText, ct);
+        report($"  checking the staged {validator} configuration ({validator switch { Planner.SshdValidator => "sshd -t -f", _ => "rsyslogd -N1 -f" }} {stagedMain})");
+        return await checker.CheckAsync(validator, stagedMain, mainText, ct);
+    }
+
+    private async Task<string?> StageFilesAsync(Validators checker, string validator, IEnumerable<string> paths,
+        Dictionary<string, string> candidates, string stageTarget, CancellationToken ct)
+    {
+        var index = 0;
+        foreach (var path in paths)
+        {
+            var staged = $"{stageTarget}/{index++:D3}-{Path.GetFileName(path)}";
+            await File.WriteAllTextAsync(root.Map(staged), candidates[path], ct);
+            report($"  checking {path} ({validator})");
+            if (await checker.CheckAsync(validator, staged, candidates[path], ct) is { } failure)
+                return failure.Replace(staged, path, StringComparison.Ordinal);
+        }
+        return null;
+    }
+}

@@ -1,0 +1,68 @@
+using System.Collections.Immutable;
+using Harden.Execution;
+using Harden.Host;
+using Harden.Planning;
+
+namespace Harden.Resources;
+
+/// <summary>
+/// A directory with owner, group and mode, setgid included (PHI folders: 2770 root:phi-access).
+/// Created with its missing parents; restore removes what the run created if it is still empty, or
+/// puts the old mode and owner back.
+/// </summary>
+public sealed class DirectoryResource(string module, string path, string owner, string group, UnixFileMode mode) : IResource
+{
+    public const string Kind = "dir";
+
+    public Address Address { get; } = new(Kind, path);
+    public string Module => module;
+    public IEnumerable<HostQuery> Needs => [new(HostQueryKind.Directory, path)];
+    public IEnumerable<Address> DependsOn => [new(GroupResource.Kind, group)];
+
+    public Change Plan(HostSnapshot host)
+    {
+        var now = host.Directory(path);
+        if (now.Symlink is { } link)
+            throw new HardenException($"{path}: refusing to manage a path that is or goes through a symlink ({link})");
+        if (now.NotADirectory) throw new HardenException($"{path} exists and is not a directory");
+        if (host.Users.All(u => u.Name != owner)) throw new HardenException($"{path}: owner '{owner}' does not exist on the target");
+        var after = State.Of(("mode", Planner.Octal(mode)), ("owner", owner), ("group", group));
+        if (!now.Exists) return new Change(Address, module, ChangeAction.Create, null, after, "new directory") { Resource = this };
+        var before = State.Of(("mode", Planner.Octal(now.Mode)), ("owner", host.OwnerName(now.Uid)), ("group", host.GroupName(now.Gid)));
+        var reason = State.Describe(before, after);
+        return new Change(Address, module, reason.Length == 0 ? ChangeAction.NoOp : ChangeAction.Update, before, after, reason) { Resource = this };
+    }
+
+    public Task<ImmutableSortedDictionary<string, string>?> ApplyAsync(Change change, IHostEffects fx, CancellationToken ct)
+    {
+        var (uid, gid) = fx.ResolveOwner(owner, group);
+        var created = fx.EnsureDirectory(path, mode, uid, gid);
+        fx.Report(created.Count > 0 ? $"  + created {string.Join(", ", created)}" : $"  ~ set {path} to {Planner.Octal(mode)} {owner}:{group}");
+        // Parents it had to create are remembered, so restore can take them away again if still empty.
+        var reached = change.After!.Add("created", string.Join(':', created));
+        return Task.FromResult<ImmutableSortedDictionary<string, string>?>(reached);
+    }
+
+    public static Task<RestoreOutcome> RestoreAsync(JournalEntry entry, IHostEffects fx, bool force, CancellationToken ct)
+    {
+        var path = entry.Address.Key;
+        var now = fx.ReadDirectory(path);
+        if (now.Symlink is { } link) return Task.FromResult(TextFile.Kept(path, $"is now a symlink ({link}); not followed"));
+        if (!now.Exists) return Task.FromResult(RestoreOutcome.Nothing);
+        if (entry.Before is null)
+        {
+            var created = entry.After.Get("created") is { Length: > 0 } c ? c.Split(':') : [path];
+            foreach (var dir in created.Reverse())
+            {
+                if (!fx.RemoveEmptyDirectory(dir))
+                    return Task.FromResult(new RestoreOutcome(false, Note: $"{dir} is not empty; left in place"));
+                fx.Report($"  removed {dir}");
+            }
+            return Task.FromResult(RestoreOutcome.Done);
+        }
+        var (uid, gid) = fx.ResolveOwner(entry.Before["owner"], entry.Before["group"]);
+        fx.EnsureDirectory(path, Planner.ParseOctal(entry.Before["mode"]), uid, gid);
+        fx.Report($"  restored {path} to {entry.Before["mode"]} {entry.Before["owner"]}:{entry.Before["group"]}");
+        return Task.FromResult(RestoreOutcome.Done);
+    }
+}

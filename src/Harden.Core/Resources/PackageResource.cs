@@ -1,0 +1,100 @@
+using System.Collections.Immutable;
+using Harden.Execution;
+using Harden.Host;
+
+namespace Harden.Resources;
+
+/// <summary>
+/// A Debian package that must be installed (auditd) or absent (telnetd). Restore purges exactly the
+/// packages an install pulled in, and reinstalls a removed package from apt's cache when its .deb is
+/// still there. Under an offline root a policy-rc.d that exits 101 keeps package scripts from
+/// starting daemons on the machine doing the build.
+/// </summary>
+public sealed class PackageResource(string module, string name, bool present) : IResource
+{
+    public const string Kind = "package";
+    private const string PolicyRc = "/usr/sbin/policy-rc.d";
+
+    public Address Address { get; } = new(Kind, name);
+    public string Module => module;
+    public bool Present => present;
+    public IEnumerable<HostQuery> Needs => [];
+    public IEnumerable<Address> DependsOn => [];
+
+    public Change Plan(HostSnapshot host)
+    {
+        var installed = host.Packages.TryGetValue(name, out var info);
+        var before = installed ? State.Of(("installed", "yes"), ("version", info!.Version), ("arch", info.Architecture)) : null;
+        return (present, installed) switch
+        {
+            (true, false) => new Change(Address, module, ChangeAction.Create, null, State.Of(("installed", "yes")), $"install {name}") { Resource = this },
+            (false, true) => new Change(Address, module, ChangeAction.Delete, before, null, $"remove {name} {info!.Version}") { Resource = this },
+            _ => new Change(Address, module, ChangeAction.NoOp, before, before, "") { Resource = this },
+        };
+    }
+
+    public async Task<ImmutableSortedDictionary<string, string>?> ApplyAsync(Change change, IHostEffects fx, CancellationToken ct)
+    {
+        var before = fx.InstalledPackages();
+        await WithoutServiceStartsAsync(fx, async () =>
+        {
+            string[] argv = present
+                ? ["apt-get", "install", "-y", "--no-install-recommends", "--", name]
+                : ["apt-get", "remove", "-y", "--", name];
+            var result = await fx.RunAsync(argv, ct, retryable: true);
+            if (!result.Succeeded)
+                throw new HardenException($"{CliWrapCommandRunner.Display(argv)} failed (exit {result.ExitCode}): {result.Message}");
+        });
+        if (!present) return null;
+        // Everything the install brought in, so restore can purge exactly that and nothing else.
+        var pulled = fx.InstalledPackages().Keys.Where(p => !before.ContainsKey(p)).Order(StringComparer.Ordinal);
+        return State.Of(("installed", "yes"), ("pulled", string.Join(' ', pulled)));
+    }
+
+    /// <summary>Under an offline root, keeps package scripts from starting daemons while apt runs; removed after, also on failure.</summary>
+    private static async Task WithoutServiceStartsAsync(IHostEffects fx, Func<Task> body)
+    {
+        var placed = !fx.Root.IsLive && !fx.ReadFile(PolicyRc).Exists;
+        if (placed) fx.WriteFile(PolicyRc, "#!/bin/sh\n# harden: no daemon starts while packages install into an offline root\nexit 101\n"u8.ToArray(),
+            (UnixFileMode)Convert.ToInt32("755", 8), 0, 0);
+        try
+        {
+            await body();
+        }
+        finally
+        {
+            if (placed) fx.DeleteFile(PolicyRc);
+        }
+    }
+
+    public static async Task<RestoreOutcome> RestoreAsync(JournalEntry entry, IHostEffects fx, bool force, CancellationToken ct)
+    {
+        var name = entry.Address.Key;
+        var installed = fx.InstalledPackages();
+        if (entry.Before is null)
+        {
+            var pulled = (entry.After.Get("pulled") ?? name).Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .Where(installed.ContainsKey).ToList();
+            if (pulled.Count == 0) return RestoreOutcome.Nothing;
+            // dpkg, not apt: it refuses when something installed since depends on them, instead of removing that too.
+            var result = await WithPolicyAsync(fx, () => fx.RunAsync(["dpkg", "--purge", .. pulled], ct));
+            return result.Succeeded ? RestoreOutcome.Done
+                : new RestoreOutcome(false, $"package {name}: dpkg --purge {string.Join(' ', pulled)} failed (exit {result.ExitCode}): {result.Message}");
+        }
+        if (installed.ContainsKey(name)) return RestoreOutcome.Nothing;
+        var version = entry.Before["version"];
+        var deb = $"/var/cache/apt/archives/{name}_{version.Replace(":", "%3a", StringComparison.Ordinal)}_{entry.Before["arch"]}.deb";
+        if (!fx.ReadFile(deb).Exists)
+            return new RestoreOutcome(false, $"package {name} {version} was removed and its .deb is no longer in apt's cache; reinstall with: apt-get install {name}={version}");
+        var install = await WithPolicyAsync(fx, () => fx.RunAsync(["dpkg", "-i", deb], ct, retryable: true));
+        return install.Succeeded ? RestoreOutcome.Done
+            : new RestoreOutcome(false, $"package {name}: dpkg -i {deb} failed (exit {install.ExitCode}): {install.Message}; reinstall with: apt-get install {name}={version}");
+    }
+
+    private static async Task<CommandResult> WithPolicyAsync(IHostEffects fx, Func<Task<CommandResult>> run)
+    {
+        CommandResult? result = null;
+        await WithoutServiceStartsAsync(fx, async () => result = await run());
+        return result!;
+    }
+}

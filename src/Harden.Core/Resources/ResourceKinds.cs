@@ -1,0 +1,45 @@
+using System.Collections.Immutable;
+
+namespace Harden.Resources;
+
+/// <summary>
+/// Every kind harden knows, with its restorer. A journal names resources by address, so a later
+/// process can undo a run (after a crash, or with another profile) knowing only this table.
+/// </summary>
+public static class ResourceKinds
+{
+    public static readonly ImmutableDictionary<string, Restorer> Restorers = new Dictionary<string, Restorer>
+    {
+        [PackageResource.Kind] = PackageResource.RestoreAsync,
+        [GroupResource.Kind] = GroupResource.RestoreAsync,
+        [MemberResource.Kind] = MemberResource.RestoreAsync,
+        [DirectoryResource.Kind] = DirectoryResource.RestoreAsync,
+        [FileResource.Kind] = FileResource.RestoreAsync,
+        [KeyResource.Kind] = KeyResource.RestoreAsync,
+        [BlockResource.Kind] = BlockResource.RestoreAsync,
+        [SshdConflictResource.GlobalKind] = SshdConflictResource.RestoreAsync,
+        [SshdConflictResource.MatchKind] = SshdConflictResource.RestoreAsync,
+        [ServiceResource.Kind] = ServiceResource.RestoreAsync,
+    }.ToImmutableDictionary();
+
+    public static Restorer RestorerFor(Address address) =>
+        Restorers.TryGetValue(address.Kind, out var restorer)
+            ? restorer
+            : throw new HardenException($"the journal names a resource of unknown kind '{Profiles.VariableDefinition.Printable(address.Kind)}'");
+
+    /// <summary>
+    /// Apply order among kinds: packages and groups before what uses them, files before the lines
+    /// that conflict with them, services last, removals after everything that might still need them.
+    /// </summary>
+    public static int Phase(IResource resource) => resource switch
+    {
+        PackageResource { Present: true } => 0,
+        GroupResource => 1,
+        MemberResource => 2,
+        DirectoryResource => 3,
+        FileResource or KeyResource or BlockResource => 4,
+        SshdConflictResource => 5,
+        ServiceResource => 6,
+        _ => 7,
+    };
+}
