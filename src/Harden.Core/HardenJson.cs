@@ -12,4 +12,5 @@ namespace Harden;
     RespectRequiredConstructorParameters = true)]
 [JsonSerializable(typeof(Plan))]
 [JsonSerializable(typeof(RunRecord))]
+[JsonSerializable(typeof(Resources.Change))]
 public sealed partial class HardenJson : JsonSerializerContext;

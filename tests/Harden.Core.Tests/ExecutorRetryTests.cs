@@ -2,10 +2,11 @@ using System.Collections.Immutable;
 using Harden.Execution;
 using Harden.Host;
 using Harden.Planning;
+using Harden.Resources;
 
 namespace Harden.Core.Tests;
 
-/// <summary>Unit test of the executor's retry policy with a scripted command runner.</summary>
+/// <summary>Unit test of the executor's retry policy and restore, with a scripted command runner.</summary>
 public sealed class ExecutorRetryTests
 {
     private sealed class ScriptedRunner(params CommandResult[] results) : ICommandRunner
@@ -19,8 +20,12 @@ public sealed class ExecutorRetryTests
         }
     }
 
-    private static Plan PlanWith(PlannedCommand command) => new(1, "p", "/img", false,
-        ImmutableSortedDictionary<string, string>.Empty, [], [command], [], [], [], [], [], []);
+    private static Plan PlanWith(HostRoot root, IResource resource)
+    {
+        var change = resource.Plan(HostReader.Read(root, resource.Needs));
+        return new(Plan.CurrentFormatVersion, "p", root.Path, false, ImmutableSortedDictionary<string, string>.Empty,
+            [change], [], [], [], [], [], [], [], null);
+    }
 
     private static readonly CommandResult Locked = new(100, "", "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 812 (unattended-upgr)");
 
@@ -28,26 +33,55 @@ public sealed class ExecutorRetryTests
     public async Task A_held_dpkg_lock_is_waited_out_and_the_reason_shown()
     {
         using var dir = new TempDirectory();
+        var root = HostRoot.Open(dir.Path);
         var runner = new ScriptedRunner(Locked, Locked, new CommandResult(0, "", ""));
         var said = new List<string>();
-        var executor = new Executor(HostRoot.Open(dir.Path), runner, TimeProvider.System, said.Add, TimeSpan.FromMilliseconds(5));
+        var executor = new Executor(root, runner, TimeProvider.System, said.Add, TimeSpan.FromMilliseconds(5));
 
-        var result = await executor.ApplyAsync(PlanWith(new PlannedCommand("m", "install x", ["apt-get", "install", "-y", "x"], [], Retryable: true)), CancellationToken.None);
+        var result = await executor.ApplyAsync(PlanWith(root, new PackageResource("m", "x", present: true)), CancellationToken.None);
 
         Assert.That(runner.Calls, Has.Count.EqualTo(3));
-        Assert.That(result.CommandsRun, Is.EqualTo(1));
+        Assert.That(result.Changed, Is.EqualTo(1));
         Assert.That(said.Count(s => s.Contains("package manager is locked")), Is.EqualTo(2));
+        Assert.That(File.Exists(dir.Path + "/usr/sbin/policy-rc.d"), Is.False, "the offline policy-rc.d is removed after the install");
     }
 
     [Test]
     public void A_command_that_is_not_retryable_runs_once_and_the_run_is_restored()
     {
         using var dir = new TempDirectory();
+        var root = HostRoot.Open(dir.Path);
+        dir.Write("etc/group", "root:x:0:\n");
         var runner = new ScriptedRunner(Locked);
-        var executor = new Executor(HostRoot.Open(dir.Path), runner, TimeProvider.System, _ => { }, TimeSpan.FromMilliseconds(5));
+        var executor = new Executor(root, runner, TimeProvider.System, _ => { }, TimeSpan.FromMilliseconds(5));
 
-        Assert.That(async () => await executor.ApplyAsync(PlanWith(new PlannedCommand("m", "create group", ["groupadd", "g"], [], Retryable: false)), CancellationToken.None),
+        Assert.That(async () => await executor.ApplyAsync(PlanWith(root, new GroupResource("m", "g")), CancellationToken.None),
             Throws.TypeOf<HardenException>().With.Property(nameof(HardenException.ExitCode)).EqualTo(ExitCodes.ApplyFailedRestored));
         Assert.That(runner.Calls, Has.Count.EqualTo(1));
+        Assert.That(RunJournal.All(root).Single().Record.State, Is.EqualTo(RunState.FailedRestored));
+    }
+
+    [Test]
+    public async Task Cancelling_mid_run_restores_and_keeps_the_first_error()
+    {
+        using var dir = new TempDirectory();
+        var root = HostRoot.Open(dir.Path);
+        dir.Write("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+        dir.Write("etc/group", "root:x:0:\n");
+        dir.Write("etc/motd", "before\n");
+        using var cts = new CancellationTokenSource();
+        var first = new FileResource("m", "/etc/motd", "after\n", (UnixFileMode)420, "root", "root", null);
+        var second = new FileResource("m", "/etc/issue", "x\n", (UnixFileMode)420, "root", "root", null);
+        var host = HostReader.Read(root, first.Needs.Concat(second.Needs));
+        var plan = new Plan(Plan.CurrentFormatVersion, "p", root.Path, false, ImmutableSortedDictionary<string, string>.Empty,
+            [first.Plan(host), second.Plan(host)], [], [], [], [], [], [], [], null);
+        var executor = new Executor(root, new ScriptedRunner(new CommandResult(0, "", "")), TimeProvider.System,
+            line => { if (line.Contains("/etc/motd", StringComparison.Ordinal)) cts.Cancel(); });
+
+        var error = await Assert.ThrowsAsync<HardenException>(async () => await executor.ApplyAsync(plan, cts.Token));
+        Assert.That(error!.ExitCode, Is.EqualTo(ExitCodes.ApplyFailedRestored));
+        Assert.That(error.Message, Does.Contain("interrupted"));
+        Assert.That(File.ReadAllText(dir.Path + "/etc/motd"), Is.EqualTo("before\n"));
+        Assert.That(File.Exists(dir.Path + "/etc/issue"), Is.False);
     }
 }

@@ -4,6 +4,7 @@ using Harden.Host;
 using Harden.Planning;
 using Harden.Profiles;
 using Harden.Rendering;
+using Harden.Resources;
 
 namespace Harden.Core.Tests;
 
@@ -11,6 +12,7 @@ namespace Harden.Core.Tests;
 public sealed class PlannerTests
 {
     private static readonly UnixFileMode Mode644 = (UnixFileMode)Convert.ToInt32("644", 8);
+    private const string LoginDefs = "# shadow settings\nPASS_MAX_DAYS\t90\nPASS_MIN_DAYS\t7\nPASS_WARN_AGE\t14\n";
 
     private static DesiredState Desired(params string[] sets)
     {
@@ -24,10 +26,22 @@ public sealed class PlannerTests
             (files ?? []).ToImmutableDictionary(f => f.Path, f => new FileState(true, Encoding.UTF8.GetBytes(f.Text), modeOf?.Invoke(f.Path) ?? Mode644, 0, 0, null)),
             [new UserAccount("root", 0, 0, "/root"), new UserAccount("alice", 1000, 1000, "/home/alice")],
             [new GroupEntry("root", 0, []), new GroupEntry("alice", 1000, []), .. groupLine.Length > 0 ? [new GroupEntry(groupLine, 1001, ["alice"])] : Array.Empty<GroupEntry>()],
-            ["openssh-server", "libpam-pwquality", "auditd", "rsyslog", "rsyslog-gnutls"],
+            new[] { "openssh-server", "libpam-pwquality", "auditd", "rsyslog", "rsyslog-gnutls" }.ToImmutableDictionary(p => p, _ => new PackageInfo("1.0", "amd64")),
             [.. dropIns ?? []],
             ImmutableDictionary<string, long>.Empty.Add("alice", 1),
             null);
+
+    /// <summary>A host that already has everything the shipped profile wants.</summary>
+    private static HostSnapshot Converged(DesiredState desired) =>
+        Host(files: desired.Files.Select(f => (f.Path, f.Content)).Append(("/etc/login.defs", LoginDefs)), groupLine: "phi-access",
+            modeOf: path => desired.Files.FirstOrDefault(f => f.Path == path)?.Mode ?? Mode644) with
+        {
+            Directories = ImmutableDictionary<string, DirectoryState>.Empty.Add("/var/data/phi",
+                new DirectoryState(true, (UnixFileMode)Convert.ToInt32("2770", 8), 0, 1001, null)),
+            Services = ImmutableDictionary<string, string>.Empty.Add("auditd.service", "enabled"),
+        };
+
+    private static Change At(Plan plan, string address) => plan.Changes.Single(c => c.Address.ToString() == address);
 
     [Test]
     public void Empty_host_gets_every_file_created()
@@ -35,9 +49,10 @@ public sealed class PlannerTests
         var plan = Planner.Create(Desired(), Host());
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(plan.Files.Select(f => f.Action), Is.All.EqualTo(ChangeAction.Create));
-            Assert.That(plan.Files.Select(f => f.Path), Does.Contain("/etc/profile.d/hipaa-timeout.sh"));
-            Assert.That(plan.Commands.Single().Argv, Is.EqualTo(new[] { "groupadd", "--", "phi-access" }));
+            Assert.That(plan.Changes.Where(c => c.Address.Kind == FileResource.Kind).Select(c => c.Action), Is.All.EqualTo(ChangeAction.Create));
+            Assert.That(plan.Changes.Select(c => c.Address.ToString()), Does.Contain("file:/etc/profile.d/hipaa-timeout.sh"));
+            Assert.That(At(plan, "group:phi-access").Action, Is.EqualTo(ChangeAction.Create));
+            Assert.That(At(plan, "dir:/var/data/phi").After!["mode"], Is.EqualTo("02770"));
             Assert.That(plan.SkippedModules.Single().Id, Is.EqualTo("log-forwarding"));
             Assert.That(plan.HasChanges, Is.True);
         }
@@ -47,11 +62,10 @@ public sealed class PlannerTests
     public void A_host_that_matches_has_nothing_to_do()
     {
         var desired = Desired();
-        var plan = Planner.Create(desired, Host(files: desired.Files.Select(f => (f.File.Path, f.Content)), groupLine: "phi-access",
-            modeOf: path => desired.Files.Single(f => f.File.Path == path).File.Mode));
+        var plan = Planner.Create(desired, Converged(desired));
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(plan.Files.Select(f => f.Action), Is.All.EqualTo(ChangeAction.Unchanged));
+            Assert.That(plan.Changes.Where(c => c.IsChange).Select(c => $"{c.Address} {c.Reason}"), Is.Empty);
             Assert.That(plan.HasChanges, Is.False);
             Assert.That(plan.Handlers, Is.Empty, "no change, no handler");
         }
@@ -61,13 +75,47 @@ public sealed class PlannerTests
     public void A_mode_change_alone_is_an_update()
     {
         var desired = Desired();
-        var host = Host(files: desired.Files.Select(f => (f.File.Path, f.Content)), groupLine: "phi-access");
+        var host = Converged(desired);
         var rules = "/etc/audit/rules.d/hipaa.rules";
+        host = host with { Files = host.Files.SetItem(rules, host.Files[rules] with { Mode = Mode644 }) };
         var plan = Planner.Create(desired, host);
-        var audit = plan.Files.Single(f => f.Path == rules);
+        var audit = At(plan, "file:" + rules);
         Assert.That(audit.Action, Is.EqualTo(ChangeAction.Update));
         Assert.That(audit.Reason, Is.EqualTo("mode 0644 -> 0640"));
         Assert.That(plan.Handlers.Single().Argv, Is.EqualTo(new[] { "augenrules" }), "offline root: compile only");
+    }
+
+    [Test]
+    public void A_key_edit_keeps_every_other_line()
+    {
+        var desired = Desired();
+        var host = Converged(desired);
+        host = host with { Files = host.Files.SetItem("/etc/login.defs", new FileState(true, "# comment\nPASS_MAX_DAYS\t99999\nUMASK 022\n"u8.ToArray(), Mode644, 0, 0, null)) };
+        var plan = Planner.Create(desired, host);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(At(plan, "key:/etc/login.defs#PASS_MAX_DAYS").Reason, Is.EqualTo("PASS_MAX_DAYS 99999 -> 90"));
+            Assert.That(At(plan, "key:/etc/login.defs#PASS_MIN_DAYS").Action, Is.EqualTo(ChangeAction.Create));
+            Assert.That(KeyResource.Set("# comment\nPASS_MAX_DAYS\t99999\nUMASK 022\n", "PASS_MAX_DAYS", "90", " "),
+                Is.EqualTo("# comment\nPASS_MAX_DAYS\t90\nUMASK 022\n"));
+            Assert.That(KeyResource.Set("# comment\n#PASS_MIN_DAYS 0\n", "PASS_MIN_DAYS", "7", " "), Is.EqualTo("# comment\n#PASS_MIN_DAYS 0\nPASS_MIN_DAYS 7\n"));
+            Assert.That(KeyResource.Remove("a\nPASS_MIN_DAYS 7\nb\n", "PASS_MIN_DAYS"), Is.EqualTo("a\nb\n"));
+            Assert.That(KeyResource.Set("max_log_file_action = ROTATE\n", "max_log_file_action", "keep_logs", " = "), Is.EqualTo("max_log_file_action = keep_logs\n"));
+        }
+    }
+
+    [Test]
+    public void Blocks_go_between_markers_and_come_out_again()
+    {
+        var text = "Include /etc/ssh/sshd_config.d/*.conf\nX11Forwarding yes\n";
+        var with = BlockResource.Set(text, "ssh", "PermitRootLogin no\n", "top");
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(with, Does.StartWith("# BEGIN harden ssh").And.EndWith(text));
+            Assert.That(BlockResource.Current(with, "ssh"), Is.EqualTo("PermitRootLogin no\n"));
+            Assert.That(BlockResource.Set(with, "ssh", "PermitRootLogin no\nMaxAuthTries 3\n", "top"), Does.Contain("PermitRootLogin no\nMaxAuthTries 3\n# END harden ssh\nInclude"));
+            Assert.That(BlockResource.Remove(with, "ssh"), Is.EqualTo(text));
+        }
     }
 
     [Test]
@@ -84,17 +132,30 @@ public sealed class PlannerTests
     }
 
     [Test]
-    public void Conflicting_sshd_lines_are_found_and_neutralised_but_match_blocks_are_left_alone()
+    public void Conflicting_sshd_lines_are_found_globally_in_match_blocks_and_by_alias()
     {
-        const string cloudInit = "PasswordAuthentication yes\nMaxAuthTries 3\nMatch User backup\n  PasswordAuthentication yes\n";
+        const string cloudInit = "PasswordAuthentication yes\nMaxAuthTries 3\nChallengeResponseAuthentication yes\nMatch User backup\n  PasswordAuthentication yes\n  X11Forwarding no\nMatch Address 10.0.0.0/8\n  PermitRootLogin yes\n";
         var plan = Planner.Create(Desired(), Host(files: [("/etc/ssh/sshd_config.d/50-cloud-init.conf", cloudInit)],
             dropIns: ["/etc/ssh/sshd_config.d/50-cloud-init.conf"]));
-        var conflict = plan.Conflicts.Single();
-        var change = plan.Files.Single(f => f.Path.EndsWith("50-cloud-init.conf", StringComparison.Ordinal));
+        var conflicts = plan.Changes.Where(c => c.Address.Kind is SshdConflictResource.GlobalKind or SshdConflictResource.MatchKind)
+            .ToDictionary(c => c.Address.ToString());
         using (Assert.EnterMultipleScope())
         {
-            Assert.That((conflict.Line, conflict.Key, conflict.Value, conflict.Wanted), Is.EqualTo((1, "passwordauthentication", "yes", "no")));
-            Assert.That(change.Content, Does.StartWith("# harden: disabled, conflicts with /etc/ssh/sshd_config.d/00-hipaa.conf: PasswordAuthentication yes\nMaxAuthTries 3\nMatch User backup\n  PasswordAuthentication yes"));
+            Assert.That(conflicts.Keys, Is.EquivalentTo(new[]
+            {
+                "sshd-conflict:/etc/ssh/sshd_config.d/50-cloud-init.conf:1", "sshd-conflict:/etc/ssh/sshd_config.d/50-cloud-init.conf:3",
+                "sshd-match:/etc/ssh/sshd_config.d/50-cloud-init.conf:5", "sshd-match:/etc/ssh/sshd_config.d/50-cloud-init.conf:8",
+            }));
+            Assert.That(conflicts["sshd-conflict:/etc/ssh/sshd_config.d/50-cloud-init.conf:3"].Reason, Does.StartWith("kbdinteractiveauthentication yes"));
+            Assert.That(conflicts["sshd-match:/etc/ssh/sshd_config.d/50-cloud-init.conf:8"].Reason, Does.Contain("in 'Match Address 10.0.0.0/8'"));
+            Assert.That(conflicts["sshd-conflict:/etc/ssh/sshd_config.d/50-cloud-init.conf:1"].After!["line"],
+                Is.EqualTo("# harden: disabled, conflicts with /etc/ssh/sshd_config.d/00-hipaa.conf: PasswordAuthentication yes"));
+            Assert.That(plan.SshdConnections, Is.EquivalentTo(new[]
+            {
+                "addr=192.0.2.1,host=harden-check.invalid,laddr=127.0.0.1,lport=22,user=backup",
+                "addr=10.0.0.1,host=harden-check.invalid,laddr=127.0.0.1,lport=22,user=nobody",
+            }));
+            Assert.That(plan.Validators, Does.Contain("sshd"));
         }
     }
 
@@ -111,10 +172,24 @@ public sealed class PlannerTests
     [Test]
     public void Log_forwarding_renders_tls_settings_when_the_server_is_set()
     {
-        var plan = Planner.Create(Desired("log_server=logs.example.org"), Host());
-        var conf = plan.Files.Single(f => f.Path == "/etc/rsyslog.d/60-hipaa-remote.conf");
+        var desired = Desired("log_server=logs.example.org");
+        var conf = desired.Files.Single(f => f.Path == "/etc/rsyslog.d/60-hipaa-remote.conf");
         Assert.That(conf.Content, Does.Contain("target=\"logs.example.org\"").And.Contain("port=\"6514\"").And.Contain("StreamDriverMode=\"1\""));
+        var plan = Planner.Create(desired, Host());
         Assert.That(plan.SkippedModules, Is.Empty);
+        Assert.That(At(plan, "service:rsyslog.service").Action, Is.EqualTo(ChangeAction.Update));
+    }
+
+    [Test]
+    public void The_banner_is_written_where_sshd_is_told_to_look()
+    {
+        var plan = Planner.Create(Desired("banner_path=/etc/issue.hipaa"), Host());
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(At(plan, "file:/etc/issue.hipaa").Action, Is.EqualTo(ChangeAction.Create));
+            Assert.That(plan.Changes.Select(c => c.Address.ToString()), Does.Not.Contain("file:/etc/ssh/hipaa-banner.txt"));
+            Assert.That(plan.Expected.Single(e => e.Key == "banner").Value, Is.EqualTo("/etc/issue.hipaa"));
+        }
     }
 
     [Test]
@@ -132,10 +207,46 @@ public sealed class PlannerTests
         var desired = Desired();
         var withKey = Host(groupLine: "phi-access");
         var plan = Planner.Create(desired, withKey);
-        Assert.That(LockoutGuard.Assess(plan, withKey, null, []), Is.Null);
+        Assert.That(LockoutGuard.Assess(plan, withKey, null), Is.Null);
 
         var noKey = withKey with { AuthorizedKeys = ImmutableDictionary<string, long>.Empty };
-        Assert.That(LockoutGuard.Assess(plan, noKey, null, []), Does.Contain("alice has no key"));
-        Assert.That(LockoutGuard.Assess(plan, withKey, "root", []), Does.Contain("is root"));
+        Assert.That(LockoutGuard.Assess(plan, noKey, null), Does.Contain("alice has no key").And.Contain("could not log in afterwards"));
+        Assert.That(LockoutGuard.Assess(plan, withKey, "root"), Does.Contain("is root"));
+    }
+
+    private static DesiredState Custom(params IResource[] resources)
+    {
+        var profile = ProfileLoader.Load("ubuntu-hipaa");
+        return new DesiredState(profile, VariableBinder.Bind(profile, []), [.. resources], [], []);
+    }
+
+    [Test]
+    public void Lockout_guard_follows_what_sshd_gets_whatever_the_module_is_called()
+    {
+        var sshd = new FileResource("my-access", "/etc/ssh/sshd_config.d/10-site.conf", "PasswordAuthentication no\nAllowGroups admins\n",
+            Mode644, "root", "root", validator: null);
+        var host = Host() with { AuthorizedKeys = ImmutableDictionary<string, long>.Empty };
+        var plan = Planner.Create(Custom(sshd), host);
+        Assert.That(LockoutGuard.Assess(plan, host, "alice"), Does.Contain("alice is not in admins"));
+        Assert.That(plan.Validators, Is.Empty, "no validator was named");
+    }
+
+    [Test]
+    public void A_file_can_belong_to_a_group_the_same_run_creates()
+    {
+        var file = new FileResource("records", "/etc/records.conf", "x\n", Mode644, "root", "records", validator: null);
+        var plan = Planner.Create(Custom(file, new GroupResource("records", "records")), Host());
+        Assert.That(plan.Changes.Select(c => c.Address.ToString()), Is.EqualTo(new[] { "group:records", "file:/etc/records.conf" }), "the group comes first");
+        Assert.That(() => Planner.Create(Custom(file), Host()), Throws.TypeOf<HardenException>().With.Message.Contains("no module creates it"));
+    }
+
+    [Test]
+    public void A_sensitive_file_puts_a_digest_in_the_plan_never_its_content()
+    {
+        var file = new FileResource("secrets", "/etc/secret.key", "hunter2-secret\n", Mode644, "root", "root", null, sensitive: true);
+        var change = Planner.Create(Custom(file), Host()).Changes.Single();
+        var json = System.Text.Json.JsonSerializer.Serialize(change, HardenJson.Default.Change);
+        Assert.That(json, Does.Not.Contain("hunter2"));
+        Assert.That(change.After!["sha256"], Has.Length.EqualTo(64));
     }
 }

@@ -12,7 +12,7 @@ public sealed class ProfileLoaderTests
         {
             Assert.That(profile.Lineage, Is.EqualTo(new[] { "hipaa-base", "ubuntu-hipaa" }));
             Assert.That(profile.Platform, Is.EqualTo("ubuntu"));
-            Assert.That(profile.Modules.Select(m => m.Id), Is.EqualTo(new[] { "ssh", "banner", "pwquality", "session-timeout", "audit", "log-forwarding" }));
+            Assert.That(profile.Modules.Select(m => m.Id), Is.EqualTo(new[] { "ssh", "banner", "pwquality", "session-timeout", "password-aging", "phi-directories", "insecure-services", "audit", "log-forwarding" }));
             Assert.That(profile.Modules.Single(m => m.Id == "session-timeout").Citations, Does.Contain("164.312(a)(2)(iii)"));
             Assert.That(profile.FindVariable("session_timeout")!.Default, Is.EqualTo(new VariableValue.Number(900)));
         }
@@ -70,5 +70,42 @@ public sealed class ProfileLoaderTests
         var path = dir.Write("p.yaml", yaml);
         Assert.That(() => ProfileLoader.Load(path), Throws.TypeOf<HardenException>()
             .With.Message.Contains(where).And.Message.Contains(why));
+    }
+
+    [TestCase("validate: shel", "unknown validate 'shel'")]
+    [TestCase("validate: sshdd", "unknown validate 'sshdd'")]
+    public void A_misspelt_validator_is_an_error_with_file_and_line(string line, string message)
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Write("typo.yaml", $"""
+            name: typo
+            extends: ubuntu-hipaa
+            modules:
+              - id: extra
+                files:
+                  - path: /etc/extra.conf
+                    template: banners/hipaa-banner.txt.sbn
+                    {line}
+            """);
+        Assert.That(() => ProfileLoader.Load(path), Throws.TypeOf<HardenException>()
+            .With.Message.Contains("typo.yaml:8").And.Message.Contains(message));
+    }
+
+    [TestCase("verify: sshdd", "unknown verify 'sshdd'")]
+    [TestCase("frobnicate: []", "unknown key 'frobnicate'")]
+    [TestCase("services: [{name: auditd.service, state: enabld}]", "unknown state 'enabld'")]
+    [TestCase("directories: [{path: /srv/x, mode: \"17777\"}]", "must be within 0000..7777")]
+    public void A_misspelt_module_setting_is_an_error_with_its_line(string line, string message)
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Write("typo.yaml", $"""
+            name: typo
+            extends: ubuntu-hipaa
+            modules:
+              - id: extra
+                {line}
+            """);
+        Assert.That(() => ProfileLoader.Load(path), Throws.TypeOf<HardenException>()
+            .With.Message.Contains("typo.yaml:").And.Message.Contains(message));
     }
 }

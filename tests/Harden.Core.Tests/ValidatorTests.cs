@@ -17,14 +17,12 @@ public sealed class ValidatorTests
         }
     }
 
-    private static FileChange Rules(string content) =>
-        new("/etc/audit/rules.d/x.rules", "audit", ChangeAction.Create, "", "", "", content, "0640", "root", "root", 0, 0, "audit", "");
 
     [Test]
     public async Task Valid_rules_pass_and_every_syscall_is_asked_for_each_arch()
     {
         var runner = new Ausyscall();
-        var result = await new Validators(runner).CheckAuditRulesAsync(Rules(
+        var result = await new Validators(runner).CheckAuditRulesAsync("/etc/audit/rules.d/x.rules", (
             "## comment\n-D\n-b 8192\n-w /var/data/phi -p rwxa -k phi_access\n" +
             "-a always,exit -F arch=b64 -S unlink -S unlinkat,rename -k file_deletion\n" +
             "-a always,exit -F arch=b32 -S execve -F euid=0 -k root_commands\n"), CancellationToken.None);
@@ -39,7 +37,7 @@ public sealed class ValidatorTests
     [TestCase("-a always,exit -F arch=b64 -S notasyscall -k x", "syscall 'notasyscall' is unknown for b64")]
     public async Task Bad_rules_are_reported_with_line(string rule, string message)
     {
-        var result = await new Validators(new Ausyscall("notasyscall")).CheckAuditRulesAsync(Rules(rule + "\n"), CancellationToken.None);
+        var result = await new Validators(new Ausyscall("notasyscall")).CheckAuditRulesAsync("/etc/audit/rules.d/x.rules", (rule + "\n"), CancellationToken.None);
         Assert.That(result, Does.Contain(message));
     }
 }
