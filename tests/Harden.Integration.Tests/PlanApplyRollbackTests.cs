@@ -32,11 +32,11 @@ public sealed class PlanApplyRollbackTests : RootTest
             Assert.That(plan.Out, Does.Contain("+ /etc/ssh/sshd_config.d/00-hipaa.conf"));
             Assert.That(plan.Out, Does.Contain("~ /etc/issue.net"));
             Assert.That(plan.Out, Does.Contain("-Debian GNU/Linux 12"), "the diff shows the old banner line");
-            Assert.That(plan.Out, Does.Contain("$ groupadd -- phi-access"));
-            Assert.That(plan.Out, Does.Contain("$ usermod -aG phi-access -- alice"));
+            Assert.That(plan.Out, Does.Contain("+ group:phi-access  [ssh]"));
+            Assert.That(plan.Out, Does.Contain("+ member:phi-access/alice  [ssh]"));
             Assert.That(plan.Out, Does.Contain("reload-ssh: skipped, runtime-only"));
             Assert.That(plan.Out, Does.Contain("log-forwarding: log_server is not set"));
-            Assert.That(plan.Out, Does.Match(@"Plan: 4 to create, \d+ to update, 0 unchanged"));
+            Assert.That(plan.Out, Does.Match(@"Plan: 7 to create, \d+ to update, 0 to remove, \d+ unchanged"));
         }
     }
 
@@ -142,8 +142,9 @@ public sealed class PlanApplyRollbackTests : RootTest
             using (Assert.EnterMultipleScope())
             {
                 Assert.That(json.ExitCode, Is.Zero, json.ToString());
-                Assert.That(doc.RootElement.GetProperty("format_version").GetInt32(), Is.EqualTo(1));
-                Assert.That(doc.RootElement.GetProperty("files").GetArrayLength(), Is.GreaterThanOrEqualTo(6));
+                Assert.That(doc.RootElement.GetProperty("format_version").GetInt32(), Is.EqualTo(2));
+                Assert.That(doc.RootElement.GetProperty("changes").GetArrayLength(), Is.GreaterThanOrEqualTo(10));
+                Assert.That(File.GetUnixFileMode(planFile), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite), "a saved plan is private");
             }
 
             // The host moves on: the saved plan is refused as stale, and nothing is written.

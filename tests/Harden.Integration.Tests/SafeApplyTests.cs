@@ -6,11 +6,11 @@ namespace Harden.Integration.Tests;
 public sealed class SafeApplyTests : RootTest
 {
     /// <summary>Puts a wrapper in front of the root's sshd: the fault is injected, the real sshd does the rest.</summary>
-    private async Task WrapSshdAsync(string onTest)
+    private async Task WrapSshdAsync(string onTest, string flag = "-t")
     {
         File.Move(Root.Map("/usr/sbin/sshd"), Root.Map("/usr/sbin/sshd.real"));
         await File.WriteAllTextAsync(Root.Map("/usr/sbin/sshd"),
-            $"#!/bin/sh\nif [ \"$1\" = \"-t\" ]; then\n{onTest}\nfi\nexec /usr/sbin/sshd.real \"$@\"\n");
+            $"#!/bin/sh\nif [ \"$1\" = \"{flag}\" ]; then\n{onTest}\nfi\nexec /usr/sbin/sshd.real \"$@\"\n");
         File.SetUnixFileMode(Root.Map("/usr/sbin/sshd"), (UnixFileMode)Convert.ToInt32("755", 8));
     }
 
@@ -120,7 +120,7 @@ public sealed class SafeApplyTests : RootTest
         var before = await EtcAsync();
 
         var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
-        Assert.That(plan.Out, Does.Contain("/etc/ssh/sshd_config.d/50-cloud-init.conf:1  passwordauthentication yes  (profile wants no)"));
+        Assert.That(plan.Out, Does.Contain("~ sshd-conflict:/etc/ssh/sshd_config.d/50-cloud-init.conf:1  [ssh]  (passwordauthentication yes; the profile wants no)"));
 
         var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
@@ -168,7 +168,8 @@ public sealed class SafeApplyTests : RootTest
     private async Task<Process> StartSlowApplyAsync(string[] args, int seconds)
     {
         var marker = Root.Map("/validator-started");
-        await WrapSshdAsync($"echo $$ > /validator-started; sleep {seconds}");
+        // Slow in the verification (sshd -T), after the files are written: the staged check (sshd -t) comes before.
+        await WrapSshdAsync($"echo $$ > /validator-started; sleep {seconds}", "-T");
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = "/", RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in (string[])[HardenCli.Assembly, "apply", "--profile", "ubuntu-hipaa", "--yes", .. args]) start.ArgumentList.Add(a);
         var process = Process.Start(start)!;
@@ -207,8 +208,10 @@ public sealed class SafeApplyTests : RootTest
         using (Assert.EnterMultipleScope())
         {
             Assert.That(plan.Out, Does.Contain("did not finish"));
+            Assert.That(plan.ExitCode, Is.EqualTo(1), "a drift check never calls a host with an unfinished run clean");
+            Assert.That(plan.Error, Does.Contain($"harden rollback --root {Root.Path} --run"));
             Assert.That(apply.ExitCode, Is.EqualTo(1));
-            Assert.That(apply.Error, Does.Contain("did not finish").And.Contain("harden rollback --run"));
+            Assert.That(apply.Error, Does.Contain("did not finish").And.Contain($"harden rollback --root {Root.Path} --run"));
             Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
         }
         AssertUnchanged(before, await EtcAsync());

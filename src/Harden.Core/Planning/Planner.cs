@@ -45,7 +45,9 @@ public static class Planner
         }).OfType<string>().Distinct().ToImmutableArray();
 
         var addresses = changes.Select(c => c.Address).ToHashSet();
-        var orphans = host.Managed.Where(m => !addresses.Contains(m.Address))
+        // A neutralised sshd line is no longer found, and that is the point: it stays managed while sshd is.
+        bool Discovered(Address a) => a.Kind is SshdConflictResource.GlobalKind or SshdConflictResource.MatchKind && managed.Count > 0;
+        var orphans = host.Managed.Where(m => !addresses.Contains(m.Address) && !Discovered(m.Address))
             .GroupBy(m => m.Address).Select(g => g.Last()).ToImmutableArray();
         if (orphans.Length > 0)
             warnings.Add($"{orphans.Length} resource(s) that earlier runs changed are no longer in this profile; 'harden apply --prune' returns them to their state before harden");
