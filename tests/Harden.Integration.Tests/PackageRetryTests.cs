@@ -79,6 +79,12 @@ public sealed class PackageRetryTests : RootTest
                 Assert.That(apply.Out, Does.Contain("the package manager is locked by another process; retry"));
                 Assert.That((await Root.Chroot("dpkg-query", "-W", "-f", "${Status}", "harden-test-dummy")).StandardOutput, Is.EqualTo("install ok installed"));
             }
+
+            // Rollback purges exactly what the run installed, with dpkg (never apt's autoremove).
+            var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+            Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+            Assert.That(rollback.Out, Does.Contain("$ dpkg --purge harden-test-dummy"));
+            Assert.That((await Root.Chroot("dpkg-query", "-W", "-f", "${Status}", "harden-test-dummy")).StandardOutput, Is.Not.EqualTo("install ok installed"));
         }
         finally
         {

@@ -130,7 +130,7 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
                 .GroupBy(p => p[0].ToLowerInvariant())
                 .ToDictionary(g => g.Key, g => string.Join(' ', g.Select(p => p.Length > 1 ? p[1] : "")));
             mismatches.AddRange(expected
-                .Where(e => !effective.TryGetValue(e.Key, out var actual) || !SshdConfig.SameValue(actual, e.Value))
+                .Where(e => !effective.TryGetValue(e.Key, out var actual) || !SshdConfig.Satisfies(e.Key, e.Value, actual))
                 .Select(e => $"{e.Key}: wanted '{e.Value}', effective '{effective.GetValueOrDefault(e.Key, "(not reported)")}'" +
                     (connection is null ? "" : $" for connections matching {connection}")));
         }

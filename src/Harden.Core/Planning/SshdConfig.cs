@@ -68,6 +68,18 @@ public static class SshdConfig
         string.Equals(string.Join(' ', a.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)),
             string.Join(' ', b.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)), StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>Keys whose values add up across lines (every AllowGroups line counts), so the effective value is a set.</summary>
+    private static readonly string[] Cumulative = ["allowgroups", "allowusers", "denygroups", "denyusers"];
+
+    /// <summary>Whether the effective value sshd -T reports is what the profile wants.</summary>
+    public static bool Satisfies(string key, string wanted, string effective) =>
+        Cumulative.Contains(key)
+            ? Words(wanted).SetEquals(Words(effective))
+            : SameValue(wanted, effective);
+
+    private static HashSet<string> Words(string value) =>
+        value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+
     public static string Neutralised(string line, string managedBy) => $"{Marker} {managedBy}: {line}";
 
     /// <summary>True when the text includes the given drop-in folder globally (before any Match).</summary>

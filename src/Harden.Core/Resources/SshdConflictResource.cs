@@ -27,7 +27,7 @@ public sealed class SshdConflictResource(string module, string path, int line, s
     public string Edit(string current)
     {
         var lines = current.Split('\n');
-        if (line <= lines.Length && lines[line - 1] == original) lines[line - 1] = SshdConfig.Neutralised(original, managedBy);
+        if (Locate(lines, original, line) is { } at) lines[at] = SshdConfig.Neutralised(original, managedBy);
         return string.Join('\n', lines);
     }
 
@@ -63,12 +63,24 @@ public sealed class SshdConflictResource(string module, string path, int line, s
     {
         var file = fx.ReadFile(path);
         var lines = TextFile.Read(file, path).Split('\n');
-        if (line > lines.Length || lines[line - 1] != original)
-            throw new HardenException($"{path}:{line} changed since the plan was made; run 'harden plan' again");
-        lines[line - 1] = change.After!["line"];
+        // Another edit of this run (a block at the top of the file) may have moved the line.
+        var at = Locate(lines, original, line)
+            ?? throw new HardenException($"{path}:{line} changed since the plan was made; run 'harden plan' again");
+        lines[at] = change.After!["line"];
         TextFile.Write(fx, path, file, string.Join('\n', lines));
         fx.Report($"  ~ neutralised {path}:{line} ({key} {value}{(match is null ? "" : $" in Match {match}")})");
         return Task.FromResult<ImmutableSortedDictionary<string, string>?>(change.After);
+    }
+
+    /// <summary>The index of the line with this exact text nearest to where it was seen (1-based), or null.</summary>
+    private static int? Locate(string[] lines, string text, int near)
+    {
+        int? best = null;
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (lines[i] == text && (best is null || Math.Abs(i - (near - 1)) < Math.Abs(best.Value - (near - 1)))) best = i;
+        }
+        return best;
     }
 
     public static Task<RestoreOutcome> RestoreAsync(JournalEntry entry, IHostEffects fx, bool force, CancellationToken ct)
@@ -80,10 +92,9 @@ public sealed class SshdConflictResource(string module, string path, int line, s
         var file = fx.ReadFile(path);
         if (file.Symlink is { } link) return Task.FromResult(TextFile.Kept(path, $"is now a symlink ({link}); not followed"));
         var lines = TextFile.Read(file, path).Split('\n');
-        var at = number <= lines.Length && lines[number - 1] == after ? number - 1 : Array.IndexOf(lines, after);
-        if (at < 0)
+        if (Locate(lines, after, number) is not { } at)
         {
-            return Task.FromResult(number <= lines.Length && lines[number - 1] == before
+            return Task.FromResult(Locate(lines, before, number) is not null
                 ? RestoreOutcome.Nothing
                 : TextFile.Kept($"{path}:{number}", $"the line harden commented out is no longer there; '{before}' was not put back"));
         }

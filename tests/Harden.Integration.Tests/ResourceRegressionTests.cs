@@ -1,0 +1,334 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Harden.Integration.Tests;
+
+/// <summary>
+/// One test per defect of the file-only model and per new resource kind, on a real Debian root,
+/// checked with the root's own tools (sshd -T -C, systemctl, dpkg) and, for Match blocks, a real
+/// ssh client against the root's own sshd on 127.0.0.1.
+/// </summary>
+public sealed class ResourceRegressionTests : RootTest
+{
+    private readonly List<string> _cleanup = [];
+
+    [TearDown]
+    public void CleanUp()
+    {
+        foreach (var path in _cleanup)
+        {
+            if (File.Exists(path)) File.Delete(path);
+            else if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+        }
+        _cleanup.Clear();
+    }
+
+    /// <summary>A profile file beside the root (never inside it), removed after the test.</summary>
+    private string Profile(string suffix, string yaml)
+    {
+        var name = Path.GetFileName(Root.Path) + "-" + suffix;
+        var path = Path.Combine(Path.GetDirectoryName(Root.Path)!, name + ".yaml");
+        File.WriteAllText(path, $"name: {name}\n{yaml}");
+        _cleanup.Add(path);
+        return path;
+    }
+
+    private async Task<string> GroupLineAsync(string group) =>
+        (await File.ReadAllLinesAsync(Root.Map("/etc/group"))).FirstOrDefault(l => l.StartsWith(group + ":", StringComparison.Ordinal)) ?? "";
+
+    [Test]
+    public async Task Rollback_keeps_groups_and_users_added_after_the_run()
+    {
+        var args = await WithOperatorAsync();
+        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        // The admin carries on: a new group, and a user whose own group is new too.
+        Assert.That((await Root.Chroot("groupadd", "billing")).ExitCode, Is.Zero);
+        Assert.That((await Root.Chroot("useradd", "-m", "-G", "billing", "bob")).ExitCode, Is.Zero);
+
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+            Assert.That(rollback.Out, Does.Contain("$ gpasswd -d alice phi-access").And.Contain("$ groupdel -- phi-access"));
+            Assert.That(await GroupLineAsync("billing"), Does.Match("^billing:x:[0-9]+:bob$"));
+            Assert.That(await GroupLineAsync("bob"), Does.StartWith("bob:x:"));
+            Assert.That(await GroupLineAsync("phi-access"), Is.Empty, "the group the run created is gone");
+            Assert.That((await Root.Chroot("id", "-nG", "bob")).StandardOutput.Trim(), Is.EqualTo("bob billing"));
+            Assert.That((await Root.Chroot("grpck", "-r")).ExitCode, Is.Zero, "group and gshadow are consistent");
+        }
+    }
+
+    [Test]
+    public async Task A_match_block_that_turns_passwords_back_on_is_neutralised_and_a_real_client_is_refused()
+    {
+        var args = await WithOperatorAsync();
+        const string password = "Correct-Horse-42-battery";
+        await LiveSshd.SetPasswordAsync(Root, "alice", password);
+        var key = await LiveSshd.InstallKeyAsync(Root, "alice");
+        _cleanup.Add(Path.GetDirectoryName(key)!);
+        await File.AppendAllTextAsync(Root.Map("/etc/ssh/sshd_config"), "Match Address 127.0.0.0/8\n    PasswordAuthentication yes\n    PermitRootLogin yes\n");
+        var lines = await File.ReadAllLinesAsync(Root.Map("/etc/ssh/sshd_config"));
+
+        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+        Assert.That(plan.Out, Does.Contain($"~ sshd-match:/etc/ssh/sshd_config:{lines.Length - 1}  [ssh]  (passwordauthentication yes in 'Match Address 127.0.0.0/8'"));
+        Assert.That(plan.Out, Does.Contain($"~ sshd-match:/etc/ssh/sshd_config:{lines.Length}  [ssh]  (permitrootlogin yes in 'Match Address 127.0.0.0/8'"));
+
+        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.That(apply.Out, Does.Contain("globally and for 1 Match block(s)"));
+        var matched = await Root.Chroot("sshd", "-T", "-C", "user=alice,host=x,addr=127.0.0.1,laddr=127.0.0.1,lport=22");
+        Assert.That(matched.StandardOutput, Does.Contain("passwordauthentication no").And.Contain("permitrootlogin no"));
+
+        await using var sshd = await LiveSshd.StartAsync(Root);
+        var withPassword = await sshd.LoginWithPasswordAsync("alice", password, "id -un");
+        var withKey = await sshd.LoginWithKeyAsync("alice", key, "id -un");
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(withPassword.Succeeded, Is.False, "a password from a matching address must be refused: " + withPassword);
+            Assert.That(withKey.Succeeded, Is.True, withKey + "\n" + sshd.Log);
+            Assert.That(withKey.StandardOutput.Trim(), Is.EqualTo("alice"));
+        }
+    }
+
+    [Test]
+    public async Task A_keyword_alias_in_a_drop_in_is_a_conflict_not_a_failed_apply()
+    {
+        var args = await WithOperatorAsync();
+        await File.WriteAllTextAsync(Root.Map("/etc/ssh/sshd_config.d/50-legacy.conf"), "ChallengeResponseAuthentication yes\n");
+
+        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.That(apply.Out, Does.Contain("~ sshd-conflict:/etc/ssh/sshd_config.d/50-legacy.conf:1"));
+        Assert.That((await Root.EffectiveSshdAsync())["kbdinteractiveauthentication"], Is.EqualTo("no"));
+    }
+
+    [Test]
+    public async Task A_file_and_a_directory_can_belong_to_a_group_the_same_run_creates()
+    {
+        var args = await WithOperatorAsync();
+        var profile = Profile("records", """
+            extends: ubuntu-hipaa
+            variables:
+              records_group:
+                type: names
+                default: [clinic-records]
+            modules:
+              - id: records
+                citations: ["164.312(c)(1)"]
+                groups_from: records_group
+                directories:
+                  - path: /srv/records/phi
+                    group: clinic-records
+                    mode: "2770"
+                files:
+                  - path: /etc/records.conf
+                    template: banners/hipaa-banner.txt.sbn
+                    group: clinic-records
+                    mode: "0640"
+            """);
+
+        var apply = await Harden(["apply", "--profile", profile, "--yes", .. args]);
+
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        var gid = (await GroupLineAsync("clinic-records")).Split(':')[2];
+        var stat = await Root.Chroot("stat", "-c", "%a %U %G", "/srv/records/phi", "/etc/records.conf");
+        Assert.That(stat.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries),
+            Is.EqualTo(new[] { "2770 root clinic-records", "640 root clinic-records" }), $"gid {gid}");
+
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+        Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+        Assert.That(Directory.Exists(Root.Map("/srv/records")), Is.False, "folders the run created are removed when empty");
+        Assert.That(await GroupLineAsync("clinic-records"), Is.Empty);
+    }
+
+    [Test]
+    public async Task The_lockout_guard_runs_for_any_module_that_restricts_ssh()
+    {
+        await Root.AddUserAsync("bob", withKey: false);
+        var profile = Profile("site-ssh", """
+            extends: ubuntu-hipaa
+            remove_modules: [ssh]
+            modules:
+              - id: remote-access
+                title: Site SSH policy, no verify key on purpose
+                files:
+                  - path: /etc/ssh/sshd_config.d/00-site.conf
+                    template: ssh/00-hipaa.conf.sbn
+            """);
+        var before = await EtcAsync();
+
+        var run = await Harden("apply", "--profile", profile, "--root", Root.Path, "--yes", "--operator", "bob");
+
+        Assert.That(run.ExitCode, Is.EqualTo(3), run.ToString());
+        Assert.That(run.Error, Does.Contain("the operator (bob) could not log in afterwards"));
+        AssertUnchanged(before, await EtcAsync());
+    }
+
+    [Test]
+    public async Task SIGTERM_during_apply_restores_the_host_and_exits_4()
+    {
+        var args = await WithOperatorAsync();
+        var before = await EtcAsync();
+        File.Move(Root.Map("/usr/sbin/sshd"), Root.Map("/usr/sbin/sshd.real"));
+        await File.WriteAllTextAsync(Root.Map("/usr/sbin/sshd"),
+            "#!/bin/sh\nif [ \"$1\" = \"-T\" ]; then touch /verify-started; sleep 30; fi\nexec /usr/sbin/sshd.real \"$@\"\n");
+        File.SetUnixFileMode(Root.Map("/usr/sbin/sshd"), (UnixFileMode)Convert.ToInt32("755", 8));
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = "/", RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])[HardenCli.Assembly, "apply", "--profile", "ubuntu-hipaa", "--yes", .. args]) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!File.Exists(Root.Map("/verify-started")))
+        {
+            if (process.HasExited) Assert.Fail("apply ended before the verification: " + await stderr);
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the verification never started");
+            await Task.Delay(50);
+        }
+
+        var signalled = Stopwatch.StartNew();
+        await DebianRoot.Run("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(25));
+        File.Move(Root.Map("/usr/sbin/sshd.real"), Root.Map("/usr/sbin/sshd"), overwrite: true);
+        File.Delete(Root.Map("/verify-started"));
+
+        var error = await stderr;
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(process.ExitCode, Is.EqualTo(4), error + await stdout);
+            Assert.That(signalled.Elapsed, Is.LessThan(TimeSpan.FromSeconds(20)), "the restore is bounded and does not wait for the hung check");
+            Assert.That(error, Does.Contain("SIGTERM received").And.Contain("host restored").And.Contain("interrupted"));
+        }
+        AssertUnchanged(before, await EtcAsync());
+        var manifest = Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Single() + "/manifest.json";
+        using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(manifest));
+        Assert.That(doc.RootElement.GetProperty("state").GetString(), Is.EqualTo("failed-restored"));
+        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", "--detailed-exitcode", .. args]);
+        Assert.That(plan.ExitCode, Is.EqualTo(2), "nothing unfinished is left: the plan is the plain first-apply plan\n" + plan);
+    }
+
+    [Test]
+    public async Task The_banner_goes_where_sshd_is_told_to_look()
+    {
+        var args = await WithOperatorAsync("--set", "banner_path=/etc/issue.hipaa");
+
+        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.That((await Root.EffectiveSshdAsync())["banner"], Is.EqualTo("/etc/issue.hipaa"));
+        Assert.That(Root.ReadText("/etc/issue.hipaa"), Does.Contain("AUTHORIZED ACCESS ONLY"));
+        Assert.That(File.Exists(Root.Map("/etc/ssh/hipaa-banner.txt")), Is.False);
+    }
+
+    [Test]
+    public async Task Run_state_is_private_to_root()
+    {
+        var args = await WithOperatorAsync();
+        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        var run = Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Single();
+        var rwx = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(File.GetUnixFileMode(Root.Map("/var/lib/harden")), Is.EqualTo(rwx));
+            Assert.That(File.GetUnixFileMode(Root.Map("/var/lib/harden/runs")), Is.EqualTo(rwx));
+            Assert.That(File.GetUnixFileMode(run), Is.EqualTo(rwx));
+            Assert.That(File.GetUnixFileMode(run + "/manifest.json"), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+            Assert.That(Directory.GetFiles(run + "/files").Select(File.GetUnixFileMode), Is.All.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+        }
+    }
+
+    [Test]
+    public async Task A_disabled_service_is_enabled_and_rollback_disables_it_again()
+    {
+        var args = await WithOperatorAsync();
+        Assert.That((await Root.Chroot("systemctl", "disable", "auditd.service")).ExitCode, Is.Zero);
+        Assert.That((await Root.Chroot("systemctl", "is-enabled", "auditd.service")).StandardOutput.Trim(), Is.EqualTo("disabled"));
+        var before = await EtcAsync();
+
+        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.That(apply.Out, Does.Contain("$ systemctl enable auditd.service"));
+        Assert.That((await Root.Chroot("systemctl", "is-enabled", "auditd.service")).StandardOutput.Trim(), Is.EqualTo("enabled"));
+
+        Assert.That((await Harden("rollback", "--root", Root.Path, "--yes")).ExitCode, Is.Zero);
+        Assert.That((await Root.Chroot("systemctl", "is-enabled", "auditd.service")).StandardOutput.Trim(), Is.EqualTo("disabled"));
+        AssertUnchanged(before, await EtcAsync());
+    }
+
+    [Test]
+    public async Task A_block_at_the_top_of_sshd_config_is_seen_by_sshd_and_rolled_back()
+    {
+        var args = await WithOperatorAsync();
+        var profile = Profile("block", """
+            extends: ubuntu-hipaa
+            modules:
+              - id: scanner-view
+                citations: ["164.312(a)(1)"]
+                blocks:
+                  - path: /etc/ssh/sshd_config
+                    template: ssh/00-hipaa.conf.sbn
+                    position: top
+                    validate: sshd
+            """);
+        var before = await EtcAsync();
+
+        var apply = await Harden(["apply", "--profile", profile, "--yes", .. args]);
+
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        var main = Root.ReadText("/etc/ssh/sshd_config");
+        Assert.That(main, Does.StartWith("# BEGIN harden scanner-view"));
+        Assert.That(main.IndexOf("PasswordAuthentication no", StringComparison.Ordinal), Is.LessThan(main.IndexOf("Include ", StringComparison.Ordinal)));
+        Assert.That((await Root.EffectiveSshdAsync())["maxauthtries"], Is.EqualTo("3"));
+        Assert.That((await Harden(["plan", "--profile", profile, "--detailed-exitcode", .. args])).ExitCode, Is.Zero, "idempotent");
+
+        Assert.That((await Harden("rollback", "--root", Root.Path, "--yes")).ExitCode, Is.Zero);
+        AssertUnchanged(before, await EtcAsync());
+    }
+
+    [Test]
+    public async Task A_module_dropped_from_the_profile_is_listed_and_pruned()
+    {
+        var args = await WithOperatorAsync();
+        var original = Root.ReadText("/etc/issue.net");
+        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        var slimmer = Profile("slim", "extends: ubuntu-hipaa\nremove_modules: [banner]\n");
+
+        var plan = await Harden(["plan", "--profile", slimmer, "--detailed-exitcode", .. args]);
+        Assert.That(plan.ExitCode, Is.EqualTo(2), plan.ToString());
+        Assert.That(plan.Out, Does.Contain("No longer managed").And.Contain("file:/etc/issue.net  [banner").And.Contain("file:/etc/ssh/hipaa-banner.txt  [banner"));
+
+        var prune = await Harden(["apply", "--profile", slimmer, "--prune", "--yes", .. args]);
+
+        Assert.That(prune.ExitCode, Is.Zero, prune.ToString());
+        Assert.That(prune.Out, Does.Contain("- pruned file:/etc/issue.net"));
+        Assert.That(Root.ReadText("/etc/issue.net"), Is.EqualTo(original));
+        Assert.That(File.Exists(Root.Map("/etc/ssh/hipaa-banner.txt")), Is.False);
+        Assert.That((await Harden(["plan", "--profile", slimmer, "--detailed-exitcode", .. args])).ExitCode, Is.Zero, "nothing left to prune");
+    }
+
+    [Test]
+    public async Task Checks_run_on_a_staged_copy_before_any_real_file_is_replaced()
+    {
+        var args = await WithOperatorAsync();
+        File.Move(Root.Map("/usr/sbin/sshd"), Root.Map("/usr/sbin/sshd.real"));
+        // The fake check records what the real configuration looked like at the moment of checking, then fails.
+        await File.WriteAllTextAsync(Root.Map("/usr/sbin/sshd"),
+            "#!/bin/sh\nif [ \"$1\" = \"-t\" ]; then ls /etc/ssh/sshd_config.d/ > /seen-at-check; echo \"$@\" >> /seen-at-check; echo 'injected' >&2; exit 255; fi\nexec /usr/sbin/sshd.real \"$@\"\n");
+        File.SetUnixFileMode(Root.Map("/usr/sbin/sshd"), (UnixFileMode)Convert.ToInt32("755", 8));
+        var before = await EtcAsync();
+
+        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+
+        var seen = Root.ReadText("/seen-at-check");
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(4), run.ToString());
+            Assert.That(seen, Does.Not.Contain("00-hipaa.conf"), "the real drop-in folder had not been touched when sshd -t ran");
+            Assert.That(seen, Does.Contain("-t -f /var/lib/harden/runs/").And.Contain("/stage/sshd/sshd_config"));
+            Assert.That(Directory.Exists(Root.Map("/var/data")), Is.False, "the folder made before the check is gone again");
+        }
+        AssertUnchanged(before, await EtcAsync());
+    }
+}
