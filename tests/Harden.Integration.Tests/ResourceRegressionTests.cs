@@ -331,4 +331,65 @@ public sealed class ResourceRegressionTests : RootTest
         }
         AssertUnchanged(before, await EtcAsync());
     }
+
+    [Test]
+    public async Task A_removed_package_comes_back_from_apts_cache_on_rollback()
+    {
+        var args = await WithOperatorAsync();
+        // A stand-in for an insecure service package, installed the way dpkg installs any package.
+        var build = Directory.CreateTempSubdirectory("harden-deb-").FullName;
+        _cleanup.Add(build);
+        Directory.CreateDirectory(build + "/talkd/DEBIAN");
+        await File.WriteAllTextAsync(build + "/talkd/DEBIAN/control",
+            "Package: talkd\nVersion: 9.9-harden\nArchitecture: all\nMaintainer: harden tests <tests@harden.invalid>\nDescription: stand-in\n");
+        var deb = Root.Map("/var/cache/apt/archives/talkd_9.9-harden_all.deb");
+        await DebianRoot.Run("dpkg-deb", ["--build", "--root-owner-group", build + "/talkd", deb]);
+        Assert.That((await Root.Chroot("dpkg", "-i", "/var/cache/apt/archives/talkd_9.9-harden_all.deb")).ExitCode, Is.Zero);
+        string Status() => Root.Chroot("dpkg-query", "-W", "-f", "${Status} ${Version}", "talkd").GetAwaiter().GetResult().StandardOutput;
+
+        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+        Assert.That(plan.Out, Does.Contain("- package:talkd  [insecure-services]  (remove talkd 9.9-harden)"));
+        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.That(Status(), Does.Not.StartWith("install ok installed"));
+
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+        Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+        Assert.That(rollback.Out, Does.Contain("$ dpkg -i /var/cache/apt/archives/talkd_9.9-harden_all.deb"));
+        Assert.That(Status(), Is.EqualTo("install ok installed 9.9-harden"));
+    }
+
+    [Test]
+    public async Task A_restore_that_fails_keeps_the_first_error_and_says_what_is_left()
+    {
+        var args = await WithOperatorAsync();
+        var before = await EtcAsync();
+        // The run fails in its verification; then the restore meets a broken groupdel.
+        File.Move(Root.Map("/usr/sbin/sshd"), Root.Map("/usr/sbin/sshd.real"));
+        await File.WriteAllTextAsync(Root.Map("/usr/sbin/sshd"),
+            "#!/bin/sh\nif [ \"$1\" = \"-T\" ]; then echo 'injected verify failure' >&2; exit 255; fi\nexec /usr/sbin/sshd.real \"$@\"\n");
+        File.SetUnixFileMode(Root.Map("/usr/sbin/sshd"), (UnixFileMode)Convert.ToInt32("755", 8));
+        File.Move(Root.Map("/usr/sbin/groupdel"), Root.Map("/usr/sbin/groupdel.real"));
+        await File.WriteAllTextAsync(Root.Map("/usr/sbin/groupdel"), "#!/bin/sh\necho 'groupdel: cannot lock /etc/group; try again later.' >&2\nexit 10\n");
+        File.SetUnixFileMode(Root.Map("/usr/sbin/groupdel"), (UnixFileMode)Convert.ToInt32("755", 8));
+
+        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(5), run.ToString());
+            Assert.That(run.Error, Does.Contain("injected verify failure"), "the first error is kept");
+            Assert.That(run.Error, Does.Contain("still to restore: group:phi-access (groupdel phi-access failed (exit 10)"));
+            Assert.That(run.Error, Does.Match($@"harden rollback --root {Root.Path} --run \S+"));
+            Assert.That(File.Exists(Root.Map("/etc/ssh/sshd_config.d/00-hipaa.conf")), Is.False, "everything else was restored");
+        }
+
+        File.Move(Root.Map("/usr/sbin/groupdel.real"), Root.Map("/usr/sbin/groupdel"), overwrite: true);
+        File.Move(Root.Map("/usr/sbin/sshd.real"), Root.Map("/usr/sbin/sshd"), overwrite: true);
+        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+        Assert.That(plan.ExitCode, Is.EqualTo(1), "an unfinished restore is not a clean host: " + plan);
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+        Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+        AssertUnchanged(before, await EtcAsync());
+    }
 }

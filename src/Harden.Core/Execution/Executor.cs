@@ -190,7 +190,9 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
         foreach (var entry in entries.Where(e => !e.Derived).Reverse()) await Restore(entry);
         // Reload services so they drop the configuration that was just taken away.
         if (journal.Record.HandlersStarted && entries.Count > 0) await RunHandlersAsync(journal.Record.Handlers, ct, failOnError: false);
-        foreach (var entry in entries.Where(e => e.Derived).Reverse()) await Restore(entry);
+        // What tools and handlers regenerate goes back last, every time: a second pass (a rollback
+        // after a restore that stopped half-way) runs the tools again.
+        foreach (var entry in journal.Record.Entries.Where(e => e.Derived).Reverse()) await Restore(entry);
         return result with { Restored = restored };
     }
 
