@@ -40,7 +40,7 @@ internal static class ApplyCommand
         {
             var json = common.Json(r);
             var progress = json ? io.Error : io.Out;
-            void Report(string line) => progress.WriteLine(line);
+            void Report(string line) => Streams.Say(progress, line);
 
             Streams.RequireRoot("apply");
             var saved = r.GetValue(planFile);

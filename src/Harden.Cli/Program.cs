@@ -13,11 +13,14 @@ public static class Program
         void Cancel(PosixSignalContext context)
         {
             context.Cancel = true;
-            if (!cts.IsCancellationRequested) Console.Error.WriteLine($"harden: {context.Signal} received; stopping and restoring what this run changed…");
+            if (!cts.IsCancellationRequested) Streams.Say(Console.Error, $"harden: {context.Signal} received; stopping and restoring what this run changed…");
             cts.Cancel();
         }
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+        // A dropped SSH session (SIGHUP) or Ctrl-\ must not leave a half-applied host either.
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Cancel);
+        using var sigquit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Cancel);
         return await RunAsync(args, Console.Out, Console.Error, Console.IsInputRedirected ? null : Console.In, cts.Token);
     }
 
@@ -48,6 +51,19 @@ public sealed record Streams(TextWriter Out, TextWriter Error, TextReader? Promp
     {
         if (!Environment.IsPrivilegedProcess)
             throw new HardenException($"harden {command} must run as root (it sets file owners and runs commands through chroot); try: sudo harden {command} …");
+    }
+
+    /// <summary>Progress to a terminal that may be gone (a dropped SSH session): losing a line must never stop a restore.</summary>
+    public static void Say(TextWriter writer, string line)
+    {
+        try
+        {
+            writer.WriteLine(line);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // Nobody is listening; the journal still records every step.
+        }
     }
 
     /// <summary>Runs a command body, turning a <see cref="HardenException"/> into its message and exit code.</summary>

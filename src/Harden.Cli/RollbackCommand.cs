@@ -30,7 +30,7 @@ internal static class RollbackCommand
         {
             Streams.RequireRoot("rollback");
             var host = HostRoot.Open(r.GetValue(root));
-            void Report(string line) => io.Out.WriteLine(line);
+            void Report(string line) => Streams.Say(io.Out, line);
             using var runLock = await RunLock.AcquireAsync(host, TimeSpan.FromSeconds(r.GetValue(lockWait)), Report, ct);
 
             var journal = r.GetValue(run) is { } id

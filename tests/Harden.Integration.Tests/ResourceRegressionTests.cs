@@ -171,10 +171,7 @@ public sealed class ResourceRegressionTests : RootTest
     {
         var args = await WithOperatorAsync();
         var before = await EtcAsync();
-        File.Move(Root.Map("/usr/sbin/sshd"), Root.Map("/usr/sbin/sshd.real"));
-        await File.WriteAllTextAsync(Root.Map("/usr/sbin/sshd"),
-            "#!/bin/sh\nif [ \"$1\" = \"-T\" ]; then touch /verify-started; sleep 30; fi\nexec /usr/sbin/sshd.real \"$@\"\n");
-        File.SetUnixFileMode(Root.Map("/usr/sbin/sshd"), (UnixFileMode)Convert.ToInt32("755", 8));
+        await WrapSshdAsync("touch /verify-started; sleep 30", "-T");
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = "/", RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in (string[])[HardenCli.Assembly, "apply", "--profile", "ubuntu-hipaa", "--yes", .. args]) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
@@ -191,7 +188,7 @@ public sealed class ResourceRegressionTests : RootTest
         var signalled = Stopwatch.StartNew();
         await DebianRoot.Run("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(25));
-        File.Move(Root.Map("/usr/sbin/sshd.real"), Root.Map("/usr/sbin/sshd"), overwrite: true);
+        RestoreProgram("/usr/sbin/sshd");
         File.Delete(Root.Map("/verify-started"));
 
         var error = await stderr;
@@ -312,11 +309,8 @@ public sealed class ResourceRegressionTests : RootTest
     public async Task Checks_run_on_a_staged_copy_before_any_real_file_is_replaced()
     {
         var args = await WithOperatorAsync();
-        File.Move(Root.Map("/usr/sbin/sshd"), Root.Map("/usr/sbin/sshd.real"));
         // The fake check records what the real configuration looked like at the moment of checking, then fails.
-        await File.WriteAllTextAsync(Root.Map("/usr/sbin/sshd"),
-            "#!/bin/sh\nif [ \"$1\" = \"-t\" ]; then ls /etc/ssh/sshd_config.d/ > /seen-at-check; echo \"$@\" >> /seen-at-check; echo 'injected' >&2; exit 255; fi\nexec /usr/sbin/sshd.real \"$@\"\n");
-        File.SetUnixFileMode(Root.Map("/usr/sbin/sshd"), (UnixFileMode)Convert.ToInt32("755", 8));
+        await WrapSshdAsync("ls /etc/ssh/sshd_config.d/ > /seen-at-check; echo \"$@\" >> /seen-at-check; echo 'injected' >&2; exit 255");
         var before = await EtcAsync();
 
         var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
@@ -365,13 +359,8 @@ public sealed class ResourceRegressionTests : RootTest
         var args = await WithOperatorAsync();
         var before = await EtcAsync();
         // The run fails in its verification; then the restore meets a broken groupdel.
-        File.Move(Root.Map("/usr/sbin/sshd"), Root.Map("/usr/sbin/sshd.real"));
-        await File.WriteAllTextAsync(Root.Map("/usr/sbin/sshd"),
-            "#!/bin/sh\nif [ \"$1\" = \"-T\" ]; then echo 'injected verify failure' >&2; exit 255; fi\nexec /usr/sbin/sshd.real \"$@\"\n");
-        File.SetUnixFileMode(Root.Map("/usr/sbin/sshd"), (UnixFileMode)Convert.ToInt32("755", 8));
-        File.Move(Root.Map("/usr/sbin/groupdel"), Root.Map("/usr/sbin/groupdel.real"));
-        await File.WriteAllTextAsync(Root.Map("/usr/sbin/groupdel"), "#!/bin/sh\necho 'groupdel: cannot lock /etc/group; try again later.' >&2\nexit 10\n");
-        File.SetUnixFileMode(Root.Map("/usr/sbin/groupdel"), (UnixFileMode)Convert.ToInt32("755", 8));
+        await WrapSshdAsync("echo 'injected verify failure' >&2; exit 255", "-T");
+        await ReplaceProgramAsync("/usr/sbin/groupdel", "echo 'groupdel: cannot lock /etc/group; try again later.' >&2\nexit 10");
 
         var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
 
@@ -384,12 +373,56 @@ public sealed class ResourceRegressionTests : RootTest
             Assert.That(File.Exists(Root.Map("/etc/ssh/sshd_config.d/00-hipaa.conf")), Is.False, "everything else was restored");
         }
 
-        File.Move(Root.Map("/usr/sbin/groupdel.real"), Root.Map("/usr/sbin/groupdel"), overwrite: true);
-        File.Move(Root.Map("/usr/sbin/sshd.real"), Root.Map("/usr/sbin/sshd"), overwrite: true);
+        RestoreProgram("/usr/sbin/groupdel");
+        RestoreProgram("/usr/sbin/sshd");
         var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
         Assert.That(plan.ExitCode, Is.EqualTo(1), "an unfinished restore is not a clean host: " + plan);
         var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
         Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
         AssertUnchanged(before, await EtcAsync());
+    }
+
+    [Test]
+    public async Task The_staged_check_reads_the_candidate_however_Include_is_spelled()
+    {
+        var args = await WithOperatorAsync("--set", "ssh_ciphers=aes256-ctr,bogus-cipher");
+        var main = Root.ReadText("/etc/ssh/sshd_config");
+        await File.WriteAllTextAsync(Root.Map("/etc/ssh/sshd_config"),
+            main.Replace("Include /etc/ssh/sshd_config.d/*.conf", "include\tsshd_config.d/*.conf", StringComparison.Ordinal));
+        var before = await EtcAsync();
+
+        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(4), run.ToString());
+            Assert.That(run.Error, Does.Contain("sshd -t failed").And.Contain("bogus-cipher"), "the real sshd refused the staged candidate");
+            Assert.That(run.Out, Does.Not.Contain("+ file:/etc/ssh/sshd_config.d/00-hipaa.conf"), "the broken drop-in was never written");
+        }
+        AssertUnchanged(before, await EtcAsync());
+    }
+
+    [Test]
+    public async Task Rollback_keeps_an_admins_change_to_a_folder_and_the_group_that_still_owns_it()
+    {
+        var args = await WithOperatorAsync();
+        Directory.CreateDirectory(Root.Map("/var/data/phi"));
+        File.SetUnixFileMode(Root.Map("/var/data/phi"), (UnixFileMode)Convert.ToInt32("755", 8));
+        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        // Records arrive, and the admin tightens the folder.
+        await File.WriteAllTextAsync(Root.Map("/var/data/phi/record-1"), "patient data\n");
+        Assert.That((await Root.Chroot("chmod", "2750", "/var/data/phi")).ExitCode, Is.Zero);
+
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(rollback.ExitCode, Is.EqualTo(6), rollback.ToString());
+            Assert.That(rollback.Error, Does.Contain("/var/data/phi: changed since the run (mode 02770 -> 02750)"));
+            Assert.That(rollback.Out, Does.Contain("note: group phi-access still owns /var/data/phi; left in place"));
+            Assert.That(await GroupLineAsync("phi-access"), Does.StartWith("phi-access:x:"), "the gid is not freed for the next groupadd");
+            Assert.That((await Root.Chroot("stat", "-c", "%a %G", "/var/data/phi")).StandardOutput.Trim(), Is.EqualTo("2750 phi-access"));
+            Assert.That(File.Exists(Root.Map("/etc/ssh/sshd_config.d/00-hipaa.conf")), Is.False, "everything else was rolled back");
+        }
     }
 }

@@ -5,15 +5,6 @@ namespace Harden.Integration.Tests;
 /// <summary>Fault injection on a real root: apply never leaves a host worse than it found it.</summary>
 public sealed class SafeApplyTests : RootTest
 {
-    /// <summary>Puts a wrapper in front of the root's sshd: the fault is injected, the real sshd does the rest.</summary>
-    private async Task WrapSshdAsync(string onTest, string flag = "-t")
-    {
-        File.Move(Root.Map("/usr/sbin/sshd"), Root.Map("/usr/sbin/sshd.real"));
-        await File.WriteAllTextAsync(Root.Map("/usr/sbin/sshd"),
-            $"#!/bin/sh\nif [ \"$1\" = \"{flag}\" ]; then\n{onTest}\nfi\nexec /usr/sbin/sshd.real \"$@\"\n");
-        File.SetUnixFileMode(Root.Map("/usr/sbin/sshd"), (UnixFileMode)Convert.ToInt32("755", 8));
-    }
-
     [Test]
     public async Task A_failing_sshd_check_rolls_back_every_file()
     {

@@ -40,6 +40,9 @@ public interface IHostEffects
 
     FileBackup? Backup(string path);
     byte[]? ReadCopy(string? copy);
+
+    /// <summary>Everything the run's journal records, for restorers that must look beyond their own entry.</summary>
+    IReadOnlyList<JournalEntry> Entries { get; }
 }
 
 /// <summary>The real effects, bound to one root and one run's journal.</summary>
@@ -149,5 +152,6 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
     }
 
     public FileBackup? Backup(string path) => journal.Backup(path);
+    public IReadOnlyList<JournalEntry> Entries => journal.Record.Entries;
     public byte[]? ReadCopy(string? copy) => journal.ReadCopy(copy);
 }

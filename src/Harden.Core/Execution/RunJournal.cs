@@ -37,7 +37,8 @@ public sealed record JournalEntry(
     string Step,
     ImmutableSortedDictionary<string, string>? Before,
     ImmutableSortedDictionary<string, string>? After,
-    bool Derived = false);
+    bool Derived = false,
+    bool Sensitive = false);
 
 /// <summary>A copy of a file as it was before the run first wrote it (and of what the run wrote).</summary>
 public sealed record FileBackup(string Path, bool Existed, string Mode, uint Uid, uint Gid, string Sha256, string? Copy, string? Written = null);
@@ -106,7 +107,7 @@ public sealed class RunJournal
     /// <summary>Records that a resource is about to change (before anything is touched).</summary>
     public void Begin(Change change, bool derived = false) => Update(r =>
     {
-        var entry = new JournalEntry(change.Address, change.Module, EntryStep.Pending, change.Before, change.After, derived);
+        var entry = new JournalEntry(change.Address, change.Module, EntryStep.Pending, change.Before, change.After, derived, change.Sensitive);
         return r.Entries.Any(e => e.Address == change.Address) ? r : r with { Entries = r.Entries.Add(entry) };
     });
 
@@ -125,6 +126,7 @@ public sealed class RunJournal
     public FileBackup BackUp(HostRoot root, string path)
     {
         if (Backup(path) is { } existing) return existing;
+        RefuseLinkedFolder();
         var before = HostReader.ReadFile(root, path);
         if (before.Symlink is { } link) throw new HardenException($"refusing to write through a symlink: {link}");
         string? copy = null;
@@ -142,6 +144,7 @@ public sealed class RunJournal
     public void KeepWritten(string path, byte[] content)
     {
         if (Backup(path) is not { Written: null } backup) return;
+        RefuseLinkedFolder();
         var copy = $"files/{Record.Backups.IndexOf(backup):D4}.written";
         AtomicFile.WriteMapped(Path.Combine(_directory, copy), content, Private, 0, 0);
         Update(r => r with { Backups = r.Backups.Replace(backup, backup with { Written = copy }) });
@@ -152,8 +155,17 @@ public sealed class RunJournal
     public byte[]? ReadCopy(string? copy)
     {
         if (copy is null || !Patterns.BackupName().IsMatch(copy)) return null;
+        RefuseLinkedFolder();
         var file = Path.Combine(_directory, copy);
-        return File.Exists(file) ? File.ReadAllBytes(file) : null;
+        return File.Exists(file) && new FileInfo(file).LinkTarget is null ? File.ReadAllBytes(file) : null;
+    }
+
+    /// <summary>Backups live in the run's own files/ folder: a link planted there would lead reads and writes off the root.</summary>
+    private void RefuseLinkedFolder()
+    {
+        var files = Path.Combine(_directory, "files");
+        if (new DirectoryInfo(files).LinkTarget is { } target)
+            throw new HardenException($"refusing to use {files}: it is a symlink (to {target})");
     }
 
     public void Finish(string state, DateTimeOffset when, string? error = null) =>
@@ -204,9 +216,13 @@ public sealed class RunJournal
         All(root).FirstOrDefault(j => j.RunId == id)
         ?? throw new HardenException($"no run '{Profiles.VariableDefinition.Printable(id)}' under {root.Map(RunsDirectory)}");
 
-    /// <summary>A run left in progress by a process that is no longer alive.</summary>
+    /// <summary>
+    /// A run that did not finish: any in progress but this process's own (apply and rollback hold the
+    /// lock while they look, so another in-progress run is dead; a pid alone could be reused after a
+    /// reboot), or one whose restore stopped half-way.
+    /// </summary>
     public static RunJournal? FindUnfinished(IEnumerable<RunJournal> runs) =>
-        runs.LastOrDefault(j => j.Record.State is RunState.InProgress or RunState.FailedIncomplete && !IsAlive(j.Record.Pid));
+        runs.LastOrDefault(j => j.Record.State is RunState.FailedIncomplete || j.Record.State is RunState.InProgress && j.Record.Pid != Environment.ProcessId);
 
     public static RunJournal? FindUnfinished(HostRoot root) => FindUnfinished(All(root));
 
@@ -215,8 +231,6 @@ public sealed class RunJournal
         [.. runs.Where(j => j.Record.State is RunState.Completed or RunState.PartlyRolledBack)
             .SelectMany(j => j.Record.Entries.Where(e => !e.Derived && e.Step is EntryStep.Applied or EntryStep.Kept)
                 .Select(e => new ManagedRecord(e.Address, e.Module, j.RunId)))];
-
-    private static bool IsAlive(int pid) => pid > 0 && pid != Environment.ProcessId && Directory.Exists($"/proc/{pid}");
 }
 
 internal static partial class Patterns

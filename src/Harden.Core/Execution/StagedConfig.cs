@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using Harden.Host;
 using Harden.Planning;
 using Harden.Resources;
@@ -71,15 +72,19 @@ public sealed class StagedConfig(HostRoot root, ICommandRunner runner, Action<st
         }
         foreach (var path in candidates.Keys.Where(p => p.StartsWith(includeDir + "/", StringComparison.Ordinal) && p.EndsWith(".conf", StringComparison.Ordinal)))
             files.Add(path);
-        string Repoint(string text) => text.Replace(includeDir + "/", stagedIncludes + "/", StringComparison.Ordinal);
+        // Include lines however they are spelled (case, tabs, '=', relative to the daemon's folder) read the stage.
+        var folder = Regex.Escape(Path.GetFileName(includeDir));
+        var parent = Regex.Escape(Path.GetDirectoryName(includeDir)! + "/");
+        var includeWord = new Regex(@"^\s*(include|\$includeconfig)\b|include\(", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+        var target = new Regex($@"(?<=[\s=""'(]|^)({parent})?{folder}/", RegexOptions.CultureInvariant);
+        string Repoint(string text) => string.Join('\n', text.Split('\n')
+            .Select(l => includeWord.IsMatch(l) ? target.Replace(l, stagedIncludes + "/") : l));
         foreach (var file in files)
         {
             var text = candidates.TryGetValue(file, out var c) ? c : Read(file);
             await File.WriteAllTextAsync(root.Map($"{stagedIncludes}/{Path.GetFileName(file)}"), Repoint(text), ct);
         }
-        var mainText = candidates.TryGetValue(main, out var m) ? m : Read(main);
-        // Relative includes are relative to the daemon's own folder; make them absolute into the stage.
-        mainText = Repoint(mainText.Replace($"Include {Path.GetFileName(includeDir)}/", $"Include {stagedIncludes}/", StringComparison.Ordinal));
+        var mainText = Repoint(candidates.TryGetValue(main, out var m) ? m : Read(main));
         var stagedMain = $"{stagedDir}/{Path.GetFileName(main)}";
         await File.WriteAllTextAsync(root.Map(stagedMain), mainText, ct);
         report($"  checking the staged {validator} configuration ({validator switch { Planner.SshdValidator => "sshd -t -f", _ => "rsyslogd -N1 -f" }} {stagedMain})");

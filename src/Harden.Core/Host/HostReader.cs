@@ -97,6 +97,21 @@ public static class HostReader
             .Select(p => new GroupEntry(p[0], uint.Parse(p[2], CultureInfo.InvariantCulture),
                 [.. p[3].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]))];
 
+    /// <summary>Every package dpkg knows, with the status word of its Status line (installed, half-installed, config-files, …).</summary>
+    public static ImmutableDictionary<string, string> ReadPackageStatus(HostRoot root)
+    {
+        var status = root.Map("/var/lib/dpkg/status");
+        if (!File.Exists(status) || root.FindSymlink("/var/lib/dpkg/status") is not null) return ImmutableDictionary<string, string>.Empty;
+        var found = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+        string? package = null;
+        foreach (var line in File.ReadLines(status))
+        {
+            if (line.StartsWith("Package: ", StringComparison.Ordinal)) package = line[9..].Trim();
+            else if (line.StartsWith("Status: ", StringComparison.Ordinal) && package is not null) found[package] = line.Split(' ')[^1];
+        }
+        return found.ToImmutable();
+    }
+
     /// <summary>Packages dpkg records as installed ("install ok installed"), with version and architecture.</summary>
     public static ImmutableDictionary<string, PackageInfo> ReadInstalledPackages(HostRoot root)
     {

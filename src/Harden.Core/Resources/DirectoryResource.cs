@@ -43,12 +43,15 @@ public sealed class DirectoryResource(string module, string path, string owner, 
         return Task.FromResult<ImmutableSortedDictionary<string, string>?>(reached);
     }
 
+    private static string OwnerName(IHostEffects fx, uint uid) => fx.Users().FirstOrDefault(u => u.Uid == uid)?.Name ?? uid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    private static string GroupName(IHostEffects fx, uint gid) => fx.Groups().FirstOrDefault(g => g.Gid == gid)?.Name ?? gid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public static Task<RestoreOutcome> RestoreAsync(JournalEntry entry, IHostEffects fx, bool force, CancellationToken ct)
     {
         var path = entry.Address.Key;
-        var now = fx.ReadDirectory(path);
-        if (now.Symlink is { } link) return Task.FromResult(TextFile.Kept(path, $"is now a symlink ({link}); not followed"));
-        if (!now.Exists) return Task.FromResult(RestoreOutcome.Nothing);
+        var state = fx.ReadDirectory(path);
+        if (state.Symlink is { } link) return Task.FromResult(TextFile.Kept(path, $"is now a symlink ({link}); not followed"));
+        if (!state.Exists) return Task.FromResult(RestoreOutcome.Nothing);
         if (entry.Before is null)
         {
             var created = entry.After.Get("created") is { Length: > 0 } c ? c.Split(':') : [path];
@@ -60,6 +63,10 @@ public sealed class DirectoryResource(string module, string path, string owner, 
             }
             return Task.FromResult(RestoreOutcome.Done);
         }
+        var now = State.Of(("mode", Planner.Octal(state.Mode)), ("owner", OwnerName(fx, state.Uid)), ("group", GroupName(fx, state.Gid)));
+        if (State.Describe(now, entry.Before) is { Length: 0 }) return Task.FromResult(RestoreOutcome.Nothing);
+        if (!force && entry.After is { } after && State.Describe(after, now) is { Length: > 0 } since)
+            return Task.FromResult(TextFile.Kept(path, $"changed since the run ({since}); kept (rollback --force sets {entry.Before["mode"]} {entry.Before["owner"]}:{entry.Before["group"]})"));
         var (uid, gid) = fx.ResolveOwner(entry.Before["owner"], entry.Before["group"]);
         fx.EnsureDirectory(path, Planner.ParseOctal(entry.Before["mode"]), uid, gid);
         fx.Report($"  restored {path} to {entry.Before["mode"]} {entry.Before["owner"]}:{entry.Before["group"]}");

@@ -82,7 +82,7 @@ public sealed class FileResource(string module, string path, string content, Uni
         if (!entry.Derived && !force && expected is not null && now.Sha256 != expected && now.Sha256 != backup.Sha256)
         {
             var written = fx.ReadCopy(backup.Written) ?? [];
-            var diff = UnifiedDiff.Compute("harden" + path, "now" + path, Encoding.UTF8.GetString(written), Encoding.UTF8.GetString(now.Content));
+            var diff = entry.Sensitive ? "(sensitive: content not shown)\n" : UnifiedDiff.Compute("harden" + path, "now" + path, Encoding.UTF8.GetString(written), Encoding.UTF8.GetString(now.Content));
             return Task.FromResult(TextFile.Kept(path, "changed since the run; kept as it is (rollback --force puts back the version from before the run)", diff));
         }
         if (!backup.Existed)

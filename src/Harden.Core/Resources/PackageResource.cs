@@ -15,6 +15,9 @@ public sealed class PackageResource(string module, string name, bool present) : 
     public const string Kind = "package";
     private const string PolicyRc = "/usr/sbin/policy-rc.d";
 
+    /// <summary>Packages whose purge would delete audit records, which HIPAA keeps for six years.</summary>
+    private static readonly string[] KeepsEvidence = ["auditd"];
+
     public Address Address { get; } = new(Kind, name);
     public string Module => module;
     public bool Present => present;
@@ -41,7 +44,10 @@ public sealed class PackageResource(string module, string name, bool present) : 
             string[] argv = present
                 ? ["apt-get", "install", "-y", "--no-install-recommends", "--", name]
                 : ["apt-get", "remove", "-y", "--", name];
-            var result = await fx.RunAsync(argv, ct, retryable: true);
+            // Never cut apt or dpkg off half-way (that leaves dpkg needing repair): a signal waits for
+            // this one command, then the run stops and restores.
+            var result = await fx.RunAsync(argv, CancellationToken.None, retryable: true);
+            ct.ThrowIfCancellationRequested();
             if (!result.Succeeded)
                 throw new HardenException($"{CliWrapCommandRunner.Display(argv)} failed (exit {result.ExitCode}): {result.Message}");
         });
@@ -55,6 +61,8 @@ public sealed class PackageResource(string module, string name, bool present) : 
     private static async Task WithoutServiceStartsAsync(IHostEffects fx, Func<Task> body)
     {
         var placed = !fx.Root.IsLive && !fx.ReadFile(PolicyRc).Exists;
+        // Journalled first, so that a crash before the finally below still has it removed by rollback.
+        if (placed) fx.PreserveDerived(PolicyRc, "packages");
         if (placed) fx.WriteFile(PolicyRc, "#!/bin/sh\n# harden: no daemon starts while packages install into an offline root\nexit 101\n"u8.ToArray(),
             (UnixFileMode)Convert.ToInt32("755", 8), 0, 0);
         try
@@ -73,13 +81,27 @@ public sealed class PackageResource(string module, string name, bool present) : 
         var installed = fx.InstalledPackages();
         if (entry.Before is null)
         {
+            // Any trace counts (half-installed after an interrupted install, config-files), not only "installed".
+            var present = HostReader.ReadPackageStatus(fx.Root);
             var pulled = (entry.After.Get("pulled") ?? name).Split(' ', StringSplitOptions.RemoveEmptyEntries)
-                .Where(installed.ContainsKey).ToList();
+                .Where(p => present.TryGetValue(p, out var status) && status != "not-installed").ToList();
             if (pulled.Count == 0) return RestoreOutcome.Nothing;
-            // dpkg, not apt: it refuses when something installed since depends on them, instead of removing that too.
-            var result = await WithPolicyAsync(fx, () => fx.RunAsync(["dpkg", "--purge", .. pulled], ct));
+            // dpkg, not apt: it refuses when something installed since depends on them, instead of
+            // removing that too. Purged so /etc returns to what it was, except packages whose purge
+            // deletes audit records (auditd's postrm removes /var/log/audit): those are only removed.
+            var purge = pulled.Where(p => !KeepsEvidence.Contains(p)).ToList();
+            var remove = pulled.Except(purge).ToList();
+            if (remove.Count > 0)
+            {
+                var removed = await WithPolicyAsync(fx, () => fx.RunAsync(["dpkg", "--remove", .. remove], CancellationToken.None));
+                if (!removed.Succeeded)
+                    return new RestoreOutcome(false, $"package {name}: dpkg --remove {string.Join(' ', remove)} failed (exit {removed.ExitCode}): {removed.Message}");
+                fx.Report($"  note: {string.Join(", ", remove)} removed but not purged: their audit records and configuration are evidence and stay");
+            }
+            if (purge.Count == 0) return RestoreOutcome.Done;
+            var result = await WithPolicyAsync(fx, () => fx.RunAsync(["dpkg", "--purge", .. purge], CancellationToken.None));
             return result.Succeeded ? RestoreOutcome.Done
-                : new RestoreOutcome(false, $"package {name}: dpkg --purge {string.Join(' ', pulled)} failed (exit {result.ExitCode}): {result.Message}");
+                : new RestoreOutcome(false, $"package {name}: dpkg --purge {string.Join(' ', purge)} failed (exit {result.ExitCode}): {result.Message}");
         }
         if (installed.ContainsKey(name)) return RestoreOutcome.Nothing;
         var version = entry.Before["version"];
