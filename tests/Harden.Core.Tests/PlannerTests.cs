@@ -249,4 +249,20 @@ public sealed class PlannerTests
         Assert.That(json, Does.Not.Contain("hunter2"));
         Assert.That(change.After!["sha256"], Has.Length.EqualTo(64));
     }
+
+    [Test]
+    public void Each_resource_reports_evidence_from_the_same_facts_it_plans_from()
+    {
+        var desired = Desired();
+        var host = Converged(desired);
+        host = host with { Files = host.Files.SetItem("/etc/login.defs", new FileState(true, "PASS_MAX_DAYS 99999\n"u8.ToArray(), Mode644, 0, 0, null)) };
+        var evidence = desired.Resources.Select(r => r.Check(host)).ToDictionary(e => e.Address.ToString());
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(evidence["file:/etc/issue.net"].Passed, Is.True);
+            Assert.That(evidence["dir:/var/data/phi"].Passed, Is.True);
+            var aging = evidence["key:/etc/login.defs#PASS_MAX_DAYS"];
+            Assert.That((aging.Passed, aging.Observed!["value"], aging.Wanted!["value"], aging.Finding), Is.EqualTo((false, "99999", "90", "PASS_MAX_DAYS 99999 -> 90")));
+        }
+    }
 }

@@ -29,7 +29,22 @@ public interface IResource
 
     /// <summary>Makes the change; returns the state reached (what rollback will expect to find).</summary>
     Task<ImmutableSortedDictionary<string, string>?> ApplyAsync(Change change, IHostEffects fx, CancellationToken ct);
+
+    /// <summary>
+    /// For a compliance report: what the host has against what the profile wants, read the same way
+    /// planning reads it. Kinds whose effective state needs a live tool (sshd -T, auditctl -l) extend
+    /// this in the check command; the default compares the observed state.
+    /// </summary>
+    Evidence Check(HostSnapshot host)
+    {
+        var change = Plan(host);
+        return new Evidence(Address, Module, !change.IsChange, change.Before, change.After, change.IsChange ? change.Reason : "");
+    }
 }
+
+/// <summary>One resource's compliance evidence: passed or not, what was found and what was wanted.</summary>
+public sealed record Evidence(Address Address, string Module, bool Passed,
+    ImmutableSortedDictionary<string, string>? Observed, ImmutableSortedDictionary<string, string>? Wanted, string Finding);
 
 /// <summary>What restoring one journal entry came to.</summary>
 /// <param name="Kept">Not restored, and why (an admin changed it since the run): rollback names it and fails unless forced.</param>
