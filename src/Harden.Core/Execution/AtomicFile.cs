@@ -17,7 +17,8 @@ public static class AtomicFile
     }
 
     /// <summary>For harden's own state files, whose paths it builds itself.</summary>
-    internal static void WriteMapped(string mapped, byte[] content, UnixFileMode mode, uint uid, uint gid)
+    /// <param name="durable">False for records whose loss in a power cut is harmless (still never seen half-written).</param>
+    internal static void WriteMapped(string mapped, byte[] content, UnixFileMode mode, uint uid, uint gid, bool durable = true)
     {
         var directory = Path.GetDirectoryName(mapped)!;
         var temp = Path.Combine(directory, $".{Path.GetFileName(mapped)}.harden-{Guid.NewGuid():N}");
@@ -32,12 +33,12 @@ public static class AtomicFile
             }))
             {
                 stream.Write(content);
-                stream.Flush(flushToDisk: true);
+                stream.Flush(flushToDisk: durable);
                 Native.Chown(stream.SafeFileHandle, uid, gid);
                 File.SetUnixFileMode(stream.SafeFileHandle, mode);
             }
             File.Move(temp, mapped, overwrite: true);
-            Native.FsyncDirectory(directory);
+            if (durable) Native.FsyncDirectory(directory);
         }
         finally
         {

@@ -112,13 +112,17 @@ public sealed class RunJournal
     });
 
     /// <summary>Records the state the resource reached.</summary>
+    /// <remarks>
+    /// Not fsync'd: if a power cut loses it, the entry stays "pending", which restore treats as
+    /// possibly applied; what must be durable before a change (Begin, the backup) already is.
+    /// </remarks>
     public void Complete(Address address, ImmutableSortedDictionary<string, string>? reached) =>
-        SetStep(address, EntryStep.Applied, reached);
+        SetStep(address, EntryStep.Applied, reached, durable: false);
 
-    public void SetStep(Address address, string step, ImmutableSortedDictionary<string, string>? after = null) => Update(r => r with
+    public void SetStep(Address address, string step, ImmutableSortedDictionary<string, string>? after = null, bool durable = true) => Update(r => r with
     {
         Entries = [.. r.Entries.Select(e => e.Address == address ? e with { Step = step, After = after ?? e.After } : e)],
-    });
+    }, durable);
 
     public void MarkHandlersStarted() => Update(r => r with { HandlersStarted = true });
 
@@ -135,19 +139,19 @@ public sealed class RunJournal
             copy = $"files/{Record.Backups.Length:D4}";
             AtomicFile.WriteMapped(Path.Combine(_directory, copy), before.Content, Private, 0, 0);
         }
-        var backup = new FileBackup(path, before.Exists, Planner.Octal(before.Mode), before.Uid, before.Gid, before.Sha256, copy);
+        var backup = new FileBackup(path, before.Exists, Planner.Octal(before.Mode), before.Uid, before.Gid, before.Sha256, copy,
+            $"files/{Record.Backups.Length:D4}.written");
         Update(r => r with { Backups = r.Backups.Add(backup) });
         return backup;
     }
 
-    /// <summary>Keeps what the run wrote, so a later rollback can show an admin's edit as a diff.</summary>
+    /// <summary>Keeps what the run first wrote, so a later rollback can show an admin's edit as a diff (only a convenience: not fsync'd).</summary>
     public void KeepWritten(string path, byte[] content)
     {
-        if (Backup(path) is not { Written: null } backup) return;
+        if (Backup(path) is not { Written: { } copy }) return;
         RefuseLinkedFolder();
-        var copy = $"files/{Record.Backups.IndexOf(backup):D4}.written";
-        AtomicFile.WriteMapped(Path.Combine(_directory, copy), content, Private, 0, 0);
-        Update(r => r with { Backups = r.Backups.Replace(backup, backup with { Written = copy }) });
+        var file = Path.Combine(_directory, copy);
+        if (!File.Exists(file)) AtomicFile.WriteMapped(file, content, Private, 0, 0, durable: false);
     }
 
     public FileBackup? Backup(string path) => Record.Backups.FirstOrDefault(b => b.Path == path);
@@ -171,18 +175,18 @@ public sealed class RunJournal
     public void Finish(string state, DateTimeOffset when, string? error = null) =>
         Update(r => r with { State = state, Finished = when, Error = error ?? r.Error });
 
-    private void Update(Func<RunRecord, RunRecord> change)
+    private void Update(Func<RunRecord, RunRecord> change, bool durable = true)
     {
         lock (_gate)
         {
             Record = change(Record);
-            Save();
+            Save(durable);
         }
     }
 
-    private void Save() =>
+    private void Save(bool durable = true) =>
         AtomicFile.WriteMapped(Path.Combine(_directory, "manifest.json"),
-            JsonSerializer.SerializeToUtf8Bytes(Record, HardenJson.Default.RunRecord), Private, 0, 0);
+            JsonSerializer.SerializeToUtf8Bytes(Record, HardenJson.Default.RunRecord), Private, 0, 0, durable);
 
     /// <summary>Every run on the root, oldest first (by sequence, not by clock).</summary>
     public static IEnumerable<RunJournal> All(HostRoot root)
