@@ -77,7 +77,7 @@ internal static class ApplyCommand
                 await io.Out.WriteLineAsync(
                     $"Applied: {result.Changed} change(s){(pruning ? $", {result.Pruned} pruned" : "")}. Run {result.RunId}; undo with: harden rollback{(root.IsLive ? "" : $" --root {root.Path}")} --run {result.RunId}");
             return ExitCodes.Success;
-        }));
+        }, common.Json(r)));
         return command;
     }
 

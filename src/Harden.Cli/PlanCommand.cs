@@ -49,7 +49,7 @@ internal static class PlanCommand
             if (plan.UnfinishedRun is { } run)
                 throw new HardenException($"run {run} did not finish; the host is in an unknown state. Restore it with: harden rollback{(root.IsLive ? "" : $" --root {root.Path}")} --run {run}");
             return r.GetValue(detailed) && (plan.HasChanges || !plan.NoLongerManaged.IsEmpty) ? ExitCodes.ChangesPending : ExitCodes.Success;
-        }));
+        }, common.Json(r)));
         return command;
     }
 }

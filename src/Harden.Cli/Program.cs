@@ -66,22 +66,42 @@ public sealed record Streams(TextWriter Out, TextWriter Error, TextReader? Promp
         }
     }
 
-    /// <summary>Runs a command body, turning a <see cref="HardenException"/> into its message and exit code.</summary>
-    public async Task<int> GuardAsync(Func<Task<int>> body)
+    /// <summary>
+    /// Runs a command body, turning a <see cref="HardenException"/> into its message and exit code.
+    /// With <paramref name="json"/>, stdout still gets one JSON document (outcome "error", the exit
+    /// code and the message), so a script reading it never meets an empty stdout.
+    /// </summary>
+    public async Task<int> GuardAsync(Func<Task<int>> body, bool json = false)
     {
+        string message;
+        int code;
         try
         {
             return await body();
         }
         catch (HardenException e)
         {
-            await Error.WriteLineAsync($"harden: {e.Message}");
-            return e.ExitCode;
+            (message, code) = (e.Message, e.ExitCode);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            await Error.WriteLineAsync($"harden: {e.Message}");
-            return ExitCodes.Error;
+            (message, code) = (e.Message, ExitCodes.Error);
         }
+        Say(Error, $"harden: {message}");
+        if (json)
+        {
+            using var buffer = new MemoryStream();
+            using (var w = new System.Text.Json.Utf8JsonWriter(buffer, new System.Text.Json.JsonWriterOptions { Indented = true }))
+            {
+                w.WriteStartObject();
+                w.WriteNumber("format_version", Planning.Plan.CurrentFormatVersion);
+                w.WriteString("outcome", "error");
+                w.WriteNumber("exit_code", code);
+                w.WriteString("error", message);
+                w.WriteEndObject();
+            }
+            Say(Out, System.Text.Encoding.UTF8.GetString(buffer.ToArray()));
+        }
+        return code;
     }
 }

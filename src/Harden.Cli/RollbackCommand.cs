@@ -39,6 +39,12 @@ internal static class RollbackCommand
                   ?? throw new HardenException($"nothing to roll back: no completed run under {host.Map(RunJournal.RunsDirectory)}");
             if (journal.Record.State is RunState.RolledBack or RunState.FailedRestored)
                 throw new HardenException($"run {journal.RunId} is already undone ({journal.Record.State})");
+            // Runs are undone newest first: an older run's "before" is what the newer run found, not what is there now.
+            var newer = RunJournal.All(host).Where(j => j.Record.Sequence > journal.Record.Sequence
+                && j.Record.State is RunState.Completed or RunState.InProgress or RunState.FailedIncomplete or RunState.PartlyRolledBack).Select(j => j.RunId).ToList();
+            if (newer.Count > 0)
+                throw new HardenException($"run {journal.RunId} is older than run(s) still applied ({string.Join(", ", newer)}); roll those back first, newest first: " +
+                    string.Join("; ", newer.AsEnumerable().Reverse().Select(id => $"harden rollback{(host.IsLive ? "" : $" --root {host.Path}")} --run {id}")));
 
             var entries = journal.Record.Entries.Where(e => !e.Derived && e.Step != EntryStep.Restored).ToList();
             await io.Out.WriteLineAsync($"Run {journal.RunId} (profile {journal.Record.Profile}, {journal.Record.State}): {entries.Count} change(s) to undo");

@@ -31,4 +31,24 @@ public sealed class UnifiedDiffTests
         var diff = UnifiedDiff.Compute("a/f", "b/f", before, after);
         Assert.That(diff.Split('\n').Count(l => l.StartsWith("@@", StringComparison.Ordinal)), Is.EqualTo(2));
     }
+
+    [Test]
+    public void A_huge_pair_is_summarised_not_diffed()
+    {
+        var big = string.Concat(Enumerable.Range(0, 60_000).Select(i => $"line {i}\n"));
+        var other = string.Concat(Enumerable.Range(0, 60_000).Select(i => $"other {i}\n"));
+        var diff = UnifiedDiff.Compute("a/x", "b/x", big, other);
+        Assert.That(diff, Does.Contain("too large to show"));
+    }
+
+    [Test]
+    public void Many_edits_in_a_mid_sized_file_stay_bounded()
+    {
+        var a = string.Concat(Enumerable.Range(0, 20_000).Select(i => $"{i}\n"));
+        var b = string.Concat(Enumerable.Range(0, 20_000).Select(i => i % 2 == 0 ? $"{i}\n" : $"x{i}\n"));
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var diff = UnifiedDiff.Compute("a/x", "b/x", a, b);
+        Assert.That(diff, Does.Contain("too many changes to show"));
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(512L << 20), "memory grows with edits squared, not with file size times edits");
+    }
 }

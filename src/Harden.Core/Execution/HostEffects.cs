@@ -14,6 +14,7 @@ namespace Harden.Execution;
 public interface IHostEffects
 {
     HostRoot Root { get; }
+    string RunId { get; }
     void Report(string line);
 
     FileState ReadFile(string path);
@@ -71,6 +72,7 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
         .Build();
 
     public HostRoot Root => root;
+    public string RunId => journal.RunId;
     public RunJournal Journal => journal;
 
     public void Report(string line) => report(line);

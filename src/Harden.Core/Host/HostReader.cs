@@ -11,6 +11,7 @@ public static class HostReader
 {
     public const string SshdConfig = "/etc/ssh/sshd_config";
     public const string SshdDropInDir = "/etc/ssh/sshd_config.d";
+    public const long MaxFileSize = 16L << 20;
 
     public static HostSnapshot Read(HostRoot root, IEnumerable<HostQuery> needs)
     {
@@ -56,7 +57,11 @@ public static class HostReader
         if (root.FindSymlink(targetPath) is { } link)
             return FileState.Missing with { Symlink = link };
         var info = new FileInfo(mapped);
-        if (!info.Exists) return FileState.Missing;
+        if (!info.Exists) return Directory.Exists(mapped) ? FileState.Missing with { Special = "a directory" } : FileState.Missing;
+        // Never open what is not a regular file (a FIFO would block forever) or could exhaust memory.
+        var (type, size) = Native.TypeAndSize(mapped);
+        if (type != Native.RegularFile) return FileState.Missing with { Special = type switch { 0x1000 => "a FIFO", 0xC000 => "a socket", 0x2000 or 0x6000 => "a device", _ => "not a regular file" } };
+        if (size > MaxFileSize) return FileState.Missing with { Special = $"a file of {size} bytes (harden manages files up to {MaxFileSize >> 20} MiB)" };
         var (uid, gid) = Native.Owner(mapped);
         return new FileState(true, File.ReadAllBytes(mapped), info.UnixFileMode, uid, gid, null);
     }

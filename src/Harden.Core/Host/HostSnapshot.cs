@@ -15,6 +15,16 @@ public sealed record FileState(
 {
     public static readonly FileState Missing = new(false, [], 0, 0, 0, null);
 
+    /// <summary>What is there instead of a regular file harden can manage (a FIFO, a device, a huge file); never read.</summary>
+    public string? Special { get; init; }
+
+    /// <summary>Refuses to manage a path that is a link, a FIFO, a device, or too big to be a configuration file.</summary>
+    public void EnsureManageable(string path)
+    {
+        if (Symlink is { } link) throw new HardenException($"{path}: refusing to manage a path that is or goes through a symlink ({link})");
+        if (Special is { } what) throw new HardenException($"{path} is {what}, not a regular file harden can manage; refusing");
+    }
+
     public string Sha256 => Exists ? Digest(Content) : "";
 
     public static string Digest(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));

@@ -33,6 +33,19 @@ internal static unsafe partial class Native
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int CloseCall(int fd);
 
+    /// <summary>Type bits (S_IFMT of stx_mode) and size of a path, not following a final symlink.</summary>
+    public static (int Type, ulong Size) TypeAndSize(string path)
+    {
+        var buffer = stackalloc byte[256];
+        if (StatxCall(AtFdCwd, path, AtSymlinkNoFollow, StatxBasicStats, buffer) != 0)
+            throw new IOException($"statx {path}: {Marshal.GetLastPInvokeErrorMessage()}");
+        // struct statx: stx_mode (u16) at offset 28, stx_size (u64) at 40 (linux/stat.h).
+        return (*(ushort*)(buffer + 28) & 0xF000, *(ulong*)(buffer + 40));
+    }
+
+    public const int RegularFile = 0x8000;
+    public const int DirectoryType = 0x4000;
+
     /// <summary>Owner and group of a path, not following a final symlink.</summary>
     public static (uint Uid, uint Gid) Owner(string path)
     {

@@ -10,10 +10,14 @@ public static class UnifiedDiff
 {
     private const int Context = 3;
     private const int MaxEditDistance = 4000;
+    private const int MaxDiffChars = 1 << 20;
 
     public static string Compute(string oldLabel, string newLabel, string oldText, string newText)
     {
         if (oldText == newText) return "";
+        // The diff's memory grows with size times edits: above this, say how big instead of diffing.
+        if (oldText.Length + newText.Length > MaxDiffChars)
+            return $"--- {oldLabel}\n+++ {newLabel}\n(files differ; {oldText.Length} -> {newText.Length} characters, too large to show)\n";
         var a = SplitLines(oldText);
         var b = SplitLines(newText);
         var ops = Diff(a, b);
@@ -70,29 +74,31 @@ public static class UnifiedDiff
         for (var d = 0; d <= max; d++)
         {
             if (d > MaxEditDistance) return null;
-            trace.Add((int[])v.Clone());
+            // Only the diagonals step d can reach (-d-1..d+1): memory grows with edits squared, not with file size.
+            trace.Add(v[(offset - d - 1)..(offset + d + 2)]);
             for (var k = -d; k <= d; k += 2)
             {
                 var x = k == -d || k != d && v[offset + k - 1] < v[offset + k + 1] ? v[offset + k + 1] : v[offset + k - 1] + 1;
                 var y = x - k;
                 while (x < n && y < m && a[x] == b[y]) { x++; y++; }
                 v[offset + k] = x;
-                if (x >= n && y >= m) return Backtrack(trace, a, b, offset);
+                if (x >= n && y >= m) return Backtrack(trace, a, b);
             }
         }
         return null;
     }
 
-    private static List<Op> Backtrack(List<int[]> trace, string[] a, string[] b, int offset)
+    private static List<Op> Backtrack(List<int[]> trace, string[] a, string[] b)
     {
         var ops = new List<Op>();
         int x = a.Length, y = b.Length;
         for (var d = trace.Count - 1; d >= 0; d--)
         {
             var v = trace[d];
+            var at = d + 1;
             var k = x - y;
-            var prevK = k == -d || k != d && v[offset + k - 1] < v[offset + k + 1] ? k + 1 : k - 1;
-            var prevX = v[offset + prevK];
+            var prevK = k == -d || k != d && v[at + k - 1] < v[at + k + 1] ? k + 1 : k - 1;
+            var prevX = v[at + prevK];
             var prevY = prevX - prevK;
             while (x > prevX && y > prevY) { x--; y--; ops.Add(new Op(' ', a[x], x + 1, y + 1)); }
             if (d > 0)

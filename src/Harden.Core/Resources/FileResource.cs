@@ -39,8 +39,7 @@ public sealed class FileResource(string module, string path, string content, Uni
     public Change Plan(HostSnapshot host)
     {
         var before = host.File(path);
-        if (before.Symlink is { } link)
-            throw new HardenException($"{path}: refusing to manage a path that is or goes through a symlink ({link})");
+        before.EnsureManageable(path);
         if (host.Users.All(u => u.Name != owner))
             throw new HardenException($"{path}: owner '{owner}' does not exist on the target");
         var bytes = Encoding.UTF8.GetBytes(content);
@@ -73,6 +72,7 @@ public sealed class FileResource(string module, string path, string content, Uni
         if (fx.Backup(path) is not { } backup) return Task.FromResult(RestoreOutcome.Nothing);
         var now = fx.ReadFile(path);
         if (now.Symlink is { } link) return Task.FromResult(TextFile.Kept(path, $"is now a symlink ({link}); not followed, restore it by hand"));
+        if (now.Special is { } what) return Task.FromResult(TextFile.Kept(path, $"is now {what}; left alone, restore it by hand"));
         var asBefore = backup.Existed
             ? now.Exists && now.Sha256 == backup.Sha256 && Planner.Octal(now.Mode) == backup.Mode && now.Uid == backup.Uid && now.Gid == backup.Gid
             : !now.Exists;
@@ -84,6 +84,13 @@ public sealed class FileResource(string module, string path, string content, Uni
             var written = fx.ReadCopy(backup.Written) ?? [];
             var diff = entry.Sensitive ? "(sensitive: content not shown)\n" : UnifiedDiff.Compute("harden" + path, "now" + path, Encoding.UTF8.GetString(written), Encoding.UTF8.GetString(now.Content));
             return Task.FromResult(TextFile.Kept(path, "changed since the run; kept as it is (rollback --force puts back the version from before the run)", diff));
+        }
+        if (!entry.Derived && expected is not null && now.Exists && now.Sha256 != expected && now.Sha256 != backup.Sha256)
+        {
+            // Forced over someone's later edit: keep that edit beside the file, and say where.
+            var saved = $"{path}.harden-saved-{fx.RunId}";
+            fx.WriteFile(saved, now.Content, UnixFileMode.UserRead | UnixFileMode.UserWrite, now.Uid, now.Gid);
+            fx.Report($"  kept the edit made since the run in {saved}");
         }
         if (!backup.Existed)
         {

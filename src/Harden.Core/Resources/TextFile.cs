@@ -14,8 +14,7 @@ internal static class TextFile
 {
     public static string Read(FileState file, string path)
     {
-        if (file.Symlink is { } link)
-            throw new HardenException($"{path}: refusing to manage a path that is or goes through a symlink ({link})");
+        file.EnsureManageable(path);
         return file.Exists ? Encoding.UTF8.GetString(file.Content) : "";
     }
 

@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace Harden.Integration.Tests;
+
+/// <summary>Odd files, saved plans that no longer hold, runs undone out of order, and errors a script can read.</summary>
+public sealed class FaultToleranceTests : RootTest
+{
+    [Test]
+    public async Task A_fifo_in_place_of_a_managed_file_is_refused_not_waited_on()
+    {
+        var args = await WithOperatorAsync();
+        File.Delete(Root.Map("/etc/issue.net"));
+        await DebianRoot.Run("mkfifo", [Root.Map("/etc/issue.net")]);
+        var before = await EtcAsync();
+
+        var clock = Stopwatch.StartNew();
+        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]).WaitAsync(TimeSpan.FromSeconds(30));
+        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]).WaitAsync(TimeSpan.FromSeconds(30));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(20)));
+            Assert.That(plan.ExitCode, Is.EqualTo(1), plan.ToString());
+            Assert.That(plan.Error, Does.Contain("/etc/issue.net is a FIFO, not a regular file"));
+            Assert.That(apply.ExitCode, Is.EqualTo(1), apply.ToString());
+        }
+        AssertUnchanged(before, await EtcAsync());
+    }
+
+    [Test]
+    public async Task A_huge_managed_file_is_refused_before_it_is_read()
+    {
+        var args = await WithOperatorAsync();
+        await using (var huge = File.Open(Root.Map("/etc/issue.net"), FileMode.Truncate)) huge.SetLength(64L << 20);
+
+        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+
+        Assert.That(plan.ExitCode, Is.EqualTo(1), plan.ToString());
+        Assert.That(plan.Error, Does.Contain("/etc/issue.net is a file of 67108864 bytes (harden manages files up to 16 MiB)"));
+    }
+
+    [Test]
+    public async Task Json_output_is_one_document_on_every_exit_code()
+    {
+        await Root.AddUserAsync("bob", withKey: false);
+        var refused = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--operator", "bob", "--format", "json");
+        var unknown = await Harden("plan", "--profile", "no-such-profile", "--root", Root.Path, "--format", "json");
+        using (Assert.EnterMultipleScope())
+        {
+            foreach (var (run, code) in new[] { (refused, 3), (unknown, 1) })
+            {
+                Assert.That(run.ExitCode, Is.EqualTo(code), run.ToString());
+                using var doc = JsonDocument.Parse(run.Out);
+                Assert.That(doc.RootElement.GetProperty("format_version").GetInt32(), Is.EqualTo(2));
+                Assert.That(doc.RootElement.GetProperty("outcome").GetString(), Is.EqualTo("error"));
+                Assert.That(doc.RootElement.GetProperty("exit_code").GetInt32(), Is.EqualTo(code));
+                Assert.That(doc.RootElement.GetProperty("error").GetString(), Is.Not.Empty);
+            }
+        }
+    }
+
+    [Test]
+    public async Task A_saved_plan_is_checked_again_the_lockout_guard_included()
+    {
+        var args = await WithOperatorAsync();
+        var planFile = Path.Combine(Path.GetDirectoryName(Root.Path)!, Path.GetFileName(Root.Path) + ".saved.json");
+        try
+        {
+            Assert.That((await Harden(["plan", "--profile", "ubuntu-hipaa", "--out", planFile, .. args])).ExitCode, Is.Zero);
+            var before = await EtcAsync();
+
+            // The operator's key goes away after the plan was saved: the saved plan does not bypass the guard.
+            var keys = Root.Map("/home/alice/.ssh/authorized_keys");
+            var key = await File.ReadAllTextAsync(keys);
+            File.Delete(keys);
+            var locked = await Harden("apply", planFile, "--yes");
+            Assert.That(locked.ExitCode, Is.EqualTo(3), locked.ToString());
+            Assert.That(locked.Error, Does.Contain("alice has no key"));
+            await File.WriteAllTextAsync(keys, key);
+
+            // A plan file edited by hand (another file digest) is stale, whatever it claims.
+            var text = await File.ReadAllTextAsync(planFile);
+            using var doc = JsonDocument.Parse(text);
+            var sha = doc.RootElement.GetProperty("changes").EnumerateArray()
+                .First(c => c.GetProperty("address").GetString() == "file:/etc/issue.net").GetProperty("after").GetProperty("sha256").GetString()!;
+            await File.WriteAllTextAsync(planFile, text.Replace(sha, new string('0', 64), StringComparison.Ordinal));
+            var edited = await Harden("apply", planFile, "--yes");
+            Assert.That(edited.ExitCode, Is.EqualTo(1), edited.ToString());
+            Assert.That(edited.Error, Does.Contain("stale plan").And.Contain("file:/etc/issue.net"));
+            AssertUnchanged(before, await EtcAsync());
+        }
+        finally
+        {
+            File.Delete(planFile);
+        }
+    }
+
+    [Test]
+    public async Task Runs_are_undone_newest_first()
+    {
+        var args = await WithOperatorAsync();
+        var before = await EtcAsync();
+        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        var first = Path.GetFileName(Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Single());
+        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", "--set", "session_timeout=600", .. args])).ExitCode, Is.Zero);
+        var second = Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Select(Path.GetFileName).Single(d => d != first);
+
+        var outOfOrder = await Harden("rollback", "--root", Root.Path, "--run", first, "--yes");
+        Assert.That(outOfOrder.ExitCode, Is.EqualTo(1), outOfOrder.ToString());
+        Assert.That(outOfOrder.Error, Does.Contain($"older than run(s) still applied ({second})").And.Contain($"--run {second}"));
+
+        Assert.That((await Harden("rollback", "--root", Root.Path, "--yes")).Out, Does.Contain($"Rolled back run {second}"));
+        Assert.That(Root.ReadText("/etc/profile.d/hipaa-timeout.sh"), Does.Contain("900"));
+        Assert.That((await Harden("rollback", "--root", Root.Path, "--yes")).Out, Does.Contain($"Rolled back run {first}"));
+        AssertUnchanged(before, await EtcAsync());
+    }
+
+    [Test]
+    public async Task A_forced_rollback_keeps_the_admins_edit_beside_the_file()
+    {
+        var args = await WithOperatorAsync();
+        var original = Root.ReadText("/etc/issue.net");
+        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        var run = Path.GetFileName(Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Single());
+        await File.AppendAllTextAsync(Root.Map("/etc/issue.net"), "Authorised use only - Clinic IT\n");
+
+        var kept = await Harden("rollback", "--root", Root.Path, "--yes");
+        Assert.That(kept.ExitCode, Is.EqualTo(6), kept.ToString());
+        Assert.That(kept.Error, Does.Contain("+Authorised use only - Clinic IT").And.Contain("--force"));
+
+        var forced = await Harden("rollback", "--root", Root.Path, "--yes", "--force");
+        var saved = Root.Map($"/etc/issue.net.harden-saved-{run}");
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(forced.ExitCode, Is.Zero, forced.ToString());
+            Assert.That(forced.Out, Does.Contain($"kept the edit made since the run in /etc/issue.net.harden-saved-{run}"));
+            Assert.That(Root.ReadText("/etc/issue.net"), Is.EqualTo(original));
+            Assert.That(File.ReadAllText(saved), Does.EndWith("Authorised use only - Clinic IT\n"));
+            Assert.That(File.GetUnixFileMode(saved), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+        }
+    }
+}
