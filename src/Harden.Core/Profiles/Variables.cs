@@ -71,6 +71,10 @@ public sealed record VariableDefinition(
                 return new VariableValue.List([.. items]);
             default:
                 if (raw.Length == 0 && !Optional) throw Invalid(raw, "must not be empty");
+                // A string lands inside other files' syntax (a quoted rsyslog parameter, an sshd
+                // value): only characters that are plain words in every one of them are allowed.
+                if (raw.Length > 0 && !Patterns.Word().IsMatch(raw))
+                    throw Invalid(raw, "may contain only letters, digits and . _ - : / @ + (no spaces, quotes or other punctuation)");
                 return new VariableValue.Text(raw);
         }
     }
@@ -124,6 +128,9 @@ internal static partial class Patterns
 
     [GeneratedRegex(@"^[A-Za-z0-9._@+:/-]+$")]
     public static partial Regex Name();
+
+    [GeneratedRegex(@"^[A-Za-z0-9._@+:/-]+$")]
+    public static partial Regex Word();
 
     [GeneratedRegex(@"^/[A-Za-z0-9._/-]*$")]
     public static partial Regex PathChars();
