@@ -130,4 +130,39 @@ public sealed class HostileInputTests : RootTest
         Assert.That(run.ExitCode, Is.EqualTo(1));
         Assert.That(run.Error, Does.Contain("does not exist"));
     }
+
+    [Test]
+    public async Task A_planted_lock_link_creates_nothing_outside_the_root()
+    {
+        var outside = Path.Combine(Path.GetTempPath(), $"harden-canary-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(Root.Map("/var/lib/harden"));
+        File.CreateSymbolicLink(Root.Map("/var/lib/harden/lock"), outside);
+
+        var run = await RefusedAsync("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk");
+
+        Assert.That(run.Error, Does.Contain("/var/lib/harden/lock: it is a symlink"));
+        Assert.That(File.Exists(outside), Is.False, "nothing was created where the link points");
+    }
+
+    [Test]
+    public async Task A_linked_templates_sub_folder_cannot_pull_in_a_host_file()
+    {
+        var templates = Directory.CreateTempSubdirectory("harden-templates-").FullName;
+        var secret = Directory.CreateTempSubdirectory("harden-secret-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(secret, "hipaa-banner.txt.sbn"), "HOST SECRET 4242\n");
+            Directory.CreateSymbolicLink(Path.Combine(templates, "banners"), secret);
+
+            var run = await RefusedAsync("plan", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--templates", templates);
+
+            Assert.That(run.Error, Does.Contain("is a symlink; templates are read only from real files"));
+            Assert.That(run.Out + run.Error, Does.Not.Contain("HOST SECRET 4242"));
+        }
+        finally
+        {
+            Directory.Delete(templates, recursive: true);
+            Directory.Delete(secret, recursive: true);
+        }
+    }
 }

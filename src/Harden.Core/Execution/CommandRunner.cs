@@ -21,7 +21,7 @@ public interface ICommandRunner
 
 /// <summary>
 /// Runs commands with CliWrap. Under an offline root every command runs as
-/// <c>chroot ROOT cmd …</c>, so it sees the image's binaries and files, never this machine's.
+/// <c>setpriv --no-new-privs chroot ROOT cmd …</c>, so it sees the image's binaries and files, never this machine's.
 /// </summary>
 public sealed class CliWrapCommandRunner(HostRoot root) : ICommandRunner
 {
@@ -34,7 +34,9 @@ public sealed class CliWrapCommandRunner(HostRoot root) : ICommandRunner
 
     public async Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken cancellationToken)
     {
-        var full = root.IsLive ? argv : ["chroot", root.Path, .. argv];
+        // The image's own programs run as root: with no_new_privs, none of them can gain more
+        // (setuid binaries, file capabilities) than the chroot already gives.
+        var full = root.IsLive ? argv : ["setpriv", "--no-new-privs", "chroot", root.Path, .. argv];
         try
         {
             var result = await Cli.Wrap(ResolveExecutable(full[0]))

@@ -20,6 +20,12 @@ public sealed class RunLock : IDisposable
             throw new HardenException($"refusing to use a state directory that is a symlink: {link}");
         Directory.CreateDirectory(directory);
         var path = directory + "/lock";
+        // Opening the lock creates it: a planted link would make that create a file wherever it points.
+        foreach (var name in new[] { "/lock", "/lock.owner" })
+        {
+            if (root.FindSymlink(RunJournal.StateDirectory + name) is { } planted)
+                throw new HardenException($"refusing to use {directory}{name}: it is a symlink ({planted}); remove it");
+        }
         var deadline = DateTime.UtcNow + wait;
         var told = false;
         while (true)

@@ -35,11 +35,21 @@ public sealed class DirectoryTemplateSource(string directory, ITemplateSource fa
         var full = Path.GetFullPath(Path.Combine(_root, name));
         if (!full.StartsWith(_root + "/", StringComparison.Ordinal))
             throw new HardenException($"template '{name}' escapes the templates folder {_root}");
-        if (!File.Exists(full)) return fallback.TryRead(name);
-        var real = new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? full;
-        var realRoot = new DirectoryInfo(_root).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? _root;
-        if (!real.StartsWith(realRoot + "/", StringComparison.Ordinal))
-            throw new HardenException($"template '{name}' is a link that leaves the templates folder {_root}");
+        // No link anywhere below the folder (a linked sub-folder would pull in any file on the host),
+        // and only regular files of a sane size.
+        var current = _root;
+        foreach (var part in name.Split('/'))
+        {
+            current += "/" + part;
+            var info = new FileInfo(current);
+            if (info.LinkTarget is not null)
+                throw new HardenException($"template '{name}': {current} is a symlink; templates are read only from real files inside {_root}");
+            if (!info.Exists && !Directory.Exists(current)) return fallback.TryRead(name);
+        }
+        if (Directory.Exists(full)) throw new HardenException($"template '{name}' is a folder in {_root}");
+        var (type, size) = Host.Native.TypeAndSize(full);
+        if (type != Host.Native.RegularFile || size > 1 << 20)
+            throw new HardenException($"template '{name}' in {_root} is not a regular file of at most 1 MiB");
         return File.ReadAllText(full);
     }
 }
