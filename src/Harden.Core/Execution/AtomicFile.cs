@@ -46,6 +46,29 @@ public static class AtomicFile
         }
     }
 
+    private static readonly System.Text.RegularExpressions.Regex TemporaryName =
+        new(@"^\..+\.harden-[0-9a-f]{32}$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// Removes temporary files a killed run left half-written (never renamed into place) in the given
+    /// folders of the root. Only names of harden's own pattern; links and folders are left alone.
+    /// </summary>
+    public static int SweepTemporaryFiles(HostRoot root, IEnumerable<string> targetDirectories)
+    {
+        var removed = 0;
+        foreach (var dir in targetDirectories.Distinct())
+        {
+            if (!SafePath.IsAbsolute(dir) || root.FindSymlink(dir) is not null || !Directory.Exists(root.Map(dir))) continue;
+            foreach (var file in Directory.EnumerateFiles(root.Map(dir)))
+            {
+                if (!TemporaryName.IsMatch(Path.GetFileName(file)) || new FileInfo(file).LinkTarget is not null) continue;
+                File.Delete(file);
+                removed++;
+            }
+        }
+        return removed;
+    }
+
     public static void Delete(HostRoot root, string targetPath)
     {
         var mapped = root.Resolve(targetPath);

@@ -20,8 +20,26 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
     /// <summary>How long a restore after a failure or a signal may take before it gives up and says what is left.</summary>
     public static TimeSpan RestoreBudget { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Folders where an earlier, killed run may have left a temporary file: those of every file the
+    /// journals name, the run folders and harden's state folder. Called with the lock held.
+    /// </summary>
+    private void SweepTemporaryFiles(IEnumerable<string> extra)
+    {
+        var runs = RunJournal.All(root).ToList();
+        var files = runs.SelectMany(j => j.Record.Entries.Select(e => ResourceKinds.FileOf(e.Address)).OfType<string>()
+                .Concat(j.Record.Backups.Select(b => b.Path)))
+            .Concat(extra);
+        var runFolders = runs.SelectMany(j => new[] { $"{RunJournal.RunsDirectory}/{j.RunId}", $"{RunJournal.RunsDirectory}/{j.RunId}/files" });
+        var dirs = files.Where(SafePath.IsAbsolute).Select(f => Path.GetDirectoryName(f)!)
+            .Concat(runFolders).Append(RunJournal.StateDirectory).Append(RunJournal.RunsDirectory);
+        if (AtomicFile.SweepTemporaryFiles(root, dirs) is > 0 and var n)
+            report($"removed {n} temporary file(s) an interrupted run left behind");
+    }
+
     public async Task<ApplyResult> ApplyAsync(Plan plan, CancellationToken ct, bool prune = false)
     {
+        SweepTemporaryFiles(plan.Changes.Select(c => ResourceKinds.FileOf(c.Address)).OfType<string>());
         var journal = RunJournal.Start(root, plan, time);
         var fx = new HostEffects(root, runner, journal, report, retryDelay);
         report($"run {journal.RunId}: backups in {RunJournal.RunDirectory(root, journal.RunId)}");
@@ -199,6 +217,7 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
     /// <summary>Undoes a run by inverse steps; what an admin changed since is kept and reported unless forced.</summary>
     public async Task<RollbackResult> RollbackAsync(RunJournal journal, bool force, CancellationToken ct)
     {
+        SweepTemporaryFiles([]);
         var fx = new HostEffects(root, runner, journal, report, retryDelay);
         var outcome = await RestoreEntriesAsync(journal, fx, force, ct, failure: false);
         if (outcome.Failed.Count > 0)

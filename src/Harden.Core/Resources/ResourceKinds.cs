@@ -27,6 +27,15 @@ public static class ResourceKinds
             ? restorer
             : throw new HardenException($"the journal names a resource of unknown kind '{Profiles.VariableDefinition.Printable(address.Kind)}'");
 
+    /// <summary>The file a resource lives in, for kinds that are (part of) a file; null for the others.</summary>
+    public static string? FileOf(Address address) => address.Kind switch
+    {
+        FileResource.Kind => address.Key,
+        KeyResource.Kind or BlockResource.Kind => address.Key[..Math.Max(0, address.Key.LastIndexOf('#'))],
+        SshdConflictResource.GlobalKind or SshdConflictResource.MatchKind => address.Key[..Math.Max(0, address.Key.LastIndexOf(':'))],
+        _ => null,
+    };
+
     /// <summary>
     /// Apply order among kinds: packages and groups before what uses them, files before the lines
     /// that conflict with them, services last, removals after everything that might still need them.
