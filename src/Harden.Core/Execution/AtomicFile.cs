@@ -11,8 +11,7 @@ public static class AtomicFile
     public static void Write(HostRoot root, string targetPath, byte[] content, UnixFileMode mode, uint uid, uint gid)
     {
         var mapped = root.Resolve(targetPath);
-        var directory = Path.GetDirectoryName(mapped)!;
-        Directory.CreateDirectory(directory);
+        CreateParents(root, targetPath);
         WriteMapped(mapped, content, mode, uid, gid);
     }
 
@@ -44,6 +43,33 @@ public static class AtomicFile
         {
             if (File.Exists(temp)) File.Delete(temp);
         }
+    }
+
+    public const UnixFileMode FolderMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+        | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
+    /// <summary>
+    /// Creates the missing folders above a target path, each 0755 root:root whatever the process
+    /// umask (0000 would leave them world-writable), never through a link.
+    /// </summary>
+    /// <returns>The folders it created, outermost first.</returns>
+    public static IReadOnlyList<string> CreateParents(HostRoot root, string targetPath)
+    {
+        var created = new List<string>();
+        var current = "";
+        var parts = targetPath.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        foreach (var part in parts[..^1])
+        {
+            current += "/" + part;
+            var mapped = root.Resolve(current);
+            if (Directory.Exists(mapped)) continue;
+            if (File.Exists(mapped)) throw new HardenException($"{current} exists and is not a directory");
+            Directory.CreateDirectory(mapped);
+            File.SetUnixFileMode(mapped, FolderMode);
+            Native.Chown(mapped, 0, 0);
+            created.Add(current);
+        }
+        return created;
     }
 
     private static readonly System.Text.RegularExpressions.Regex TemporaryName =

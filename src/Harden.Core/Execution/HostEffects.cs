@@ -100,19 +100,14 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
 
     public IReadOnlyList<string> EnsureDirectory(string path, UnixFileMode mode, uint uid, uint gid)
     {
-        var created = new List<string>();
-        var current = "";
-        foreach (var part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            current += "/" + part;
-            var mapped = root.Resolve(current);
-            if (Directory.Exists(mapped)) continue;
-            if (File.Exists(mapped)) throw new HardenException($"{current} exists and is not a directory");
-            Directory.CreateDirectory(mapped, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
-                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-            created.Add(current);
-        }
+        var created = AtomicFile.CreateParents(root, path).ToList();
         var target = root.Resolve(path);
+        if (!Directory.Exists(target))
+        {
+            if (File.Exists(target)) throw new HardenException($"{path} exists and is not a directory");
+            Directory.CreateDirectory(target);
+            created.Add(path);
+        }
         Native.Chown(target, uid, gid);
         // chmod after chown: chown clears setgid on some file systems.
         File.SetUnixFileMode(target, mode);
