@@ -165,4 +165,39 @@ public sealed class HostileInputTests : RootTest
             Directory.Delete(secret, recursive: true);
         }
     }
+
+    [Test]
+    public async Task A_planted_or_edited_manifest_is_refused_and_genuine_runs_still_roll_back()
+    {
+        await Root.AddUserAsync("alice", withKey: true);
+        var before = await EtcAsync();
+        var apply = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--set", "ssh_allow_members=alice", "--operator", "alice");
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        var runs = Root.Map("/var/lib/harden/runs");
+        var genuine = Directory.GetDirectories(runs).Single();
+        Assert.That(File.GetUnixFileMode(Root.Map("/var/lib/harden/journal.key")), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+
+        // A planted run: the genuine manifest, renamed, newer, its backup of /etc/issue.net pointed at /etc/shadow.
+        var planted = Path.Combine(runs, "29990101T000000Z-evil00");
+        Directory.CreateDirectory(planted + "/files");
+        var text = (await File.ReadAllTextAsync(genuine + "/manifest.json"))
+            .Replace(Path.GetFileName(genuine), "29990101T000000Z-evil00", StringComparison.Ordinal)
+            .Replace("\"sequence\": 1", "\"sequence\": 99", StringComparison.Ordinal)
+            .Replace("\"path\": \"/etc/issue.net\"", "\"path\": \"/etc/shadow\"", StringComparison.Ordinal);
+        await File.WriteAllTextAsync(planted + "/manifest.json", text);
+
+        var refused = await Harden("rollback", "--root", Root.Path, "--run", "29990101T000000Z-evil00", "--yes");
+        var plan = await Harden("plan", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--set", "ssh_allow_members=alice");
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(refused.ExitCode, Is.EqualTo(1), refused.ToString());
+            Assert.That(refused.Error, Does.Contain("is refused").And.Contain("signature does not verify"));
+            Assert.That(plan.Out, Does.Contain("ignoring run state").And.Contain("29990101T000000Z-evil00"));
+        }
+
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+        Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+        Assert.That(rollback.Out, Does.Contain($"Rolled back run {Path.GetFileName(genuine)}"));
+        AssertUnchanged(before, await EtcAsync());
+    }
 }

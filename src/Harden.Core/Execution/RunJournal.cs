@@ -58,7 +58,8 @@ public sealed record RunRecord(
     ImmutableArray<FileBackup> Backups,
     ImmutableArray<PlannedHandler> Handlers,
     bool HandlersStarted,
-    string? Error);
+    string? Error,
+    string? Mac = null);
 
 /// <summary>
 /// The write-ahead record of a run. It is saved (atomically, fsync'd) before and after every step, so
@@ -77,11 +78,40 @@ public sealed class RunJournal
     public RunRecord Record { get; private set; }
     public string RunId => Record.RunId;
 
-    private RunJournal(string directory, RunRecord record)
+    private readonly byte[] _key;
+
+    private RunJournal(string directory, RunRecord record, byte[] key)
     {
         _directory = directory;
         Record = record;
+        _key = key;
     }
+
+    public const string KeyFile = StateDirectory + "/journal.key";
+
+    /// <summary>
+    /// The key that signs every manifest (HMAC-SHA256), made on first use, 0600 under the state
+    /// folder: a manifest edited by hand, or written by anything but harden, no longer verifies.
+    /// </summary>
+    private static byte[] Key(HostRoot root, bool create)
+    {
+        if (root.FindSymlink(KeyFile) is { } link) throw new HardenException($"refusing to use {root.Map(KeyFile)}: it is a symlink ({link})");
+        var path = root.Map(KeyFile);
+        if (File.Exists(path))
+        {
+            var (type, size) = Native.TypeAndSize(path);
+            if (type != Native.RegularFile || size != 32) throw new HardenException($"{path} is not harden's 32-byte journal key; move it away to start a new one");
+            return File.ReadAllBytes(path);
+        }
+        if (!create) return [];
+        var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        AtomicFile.WriteMapped(path, key, Private, 0, 0);
+        return key;
+    }
+
+    private static string Sign(byte[] key, RunRecord record) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(key,
+            JsonSerializer.SerializeToUtf8Bytes(record with { Mac = null }, HardenJson.Default.RunRecord)));
 
     public static RunJournal Start(HostRoot root, Plan plan, TimeProvider time)
     {
@@ -97,7 +127,7 @@ public sealed class RunJournal
         Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Directory.CreateDirectory(Path.Combine(directory, "files"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var journal = new RunJournal(directory, new RunRecord(FormatVersion, id, sequence, plan.Profile, RunState.InProgress,
-            Environment.ProcessId, now, null, [], [], plan.Handlers, false, null));
+            Environment.ProcessId, now, null, [], [], plan.Handlers, false, null), Key(root, create: true));
         journal.Save();
         return journal;
     }
@@ -186,39 +216,72 @@ public sealed class RunJournal
 
     private void Save(bool durable = true) =>
         AtomicFile.WriteMapped(Path.Combine(_directory, "manifest.json"),
-            JsonSerializer.SerializeToUtf8Bytes(Record, HardenJson.Default.RunRecord), Private, 0, 0, durable);
+            JsonSerializer.SerializeToUtf8Bytes(Record with { Mac = Sign(_key, Record) }, HardenJson.Default.RunRecord), Private, 0, 0, durable);
 
     /// <summary>Every run on the root, oldest first (by sequence, not by clock).</summary>
-    public static IEnumerable<RunJournal> All(HostRoot root)
+    /// <summary>Every run on the root whose manifest verifies, oldest first (by sequence, not by clock).</summary>
+    public static IEnumerable<RunJournal> All(HostRoot root) => Scan(root).Valid;
+
+    /// <summary>Run folders whose manifest does not verify, each with the reason: never acted on, always reported.</summary>
+    public static IReadOnlyList<string> Refused(HostRoot root) => Scan(root).Refused;
+
+    public static (List<RunJournal> Valid, List<string> Refused) Scan(HostRoot root)
     {
         var runs = root.Map(RunsDirectory);
-        if (!Directory.Exists(runs) || root.FindSymlink(RunsDirectory) is not null) return [];
+        if (!Directory.Exists(runs) || root.FindSymlink(RunsDirectory) is not null) return ([], []);
+        var key = Key(root, create: false);
         var found = new List<RunJournal>();
+        var refused = new List<string>();
         foreach (var dir in Directory.EnumerateDirectories(runs).Order(StringComparer.Ordinal))
         {
-            if (new DirectoryInfo(dir).LinkTarget is not null) continue;
             var manifest = Path.Combine(dir, "manifest.json");
-            if (!File.Exists(manifest) || new FileInfo(manifest).LinkTarget is not null) continue;
-            RunRecord? record;
-            try
+            // A folder with no manifest at all is a run killed before its first record: nothing to act on.
+            if (!File.Exists(manifest) && new FileInfo(manifest).LinkTarget is null) continue;
+            if (Verify(dir, manifest, key) is { } why)
             {
-                record = JsonSerializer.Deserialize(File.ReadAllBytes(manifest), HardenJson.Default.RunRecord);
+                refused.Add($"{manifest}: {why}");
+                continue;
             }
-            catch (JsonException e)
-            {
-                throw new HardenException($"{manifest} is damaged: {e.Message}");
-            }
-            if (record is null) continue;
-            if (record.RunId != Path.GetFileName(dir))
-                throw new HardenException($"{manifest} names run '{Profiles.VariableDefinition.Printable(record.RunId)}', not its own folder");
-            found.Add(new RunJournal(dir, record));
+            found.Add(new RunJournal(dir, JsonSerializer.Deserialize(File.ReadAllBytes(manifest), HardenJson.Default.RunRecord)!, key));
         }
-        return found.OrderBy(j => j.Record.Sequence).ThenBy(j => j.RunId, StringComparer.Ordinal);
+        return ([.. found.OrderBy(j => j.Record.Sequence).ThenBy(j => j.RunId, StringComparer.Ordinal)], refused);
     }
 
-    public static RunJournal Open(HostRoot root, string id) =>
-        All(root).FirstOrDefault(j => j.RunId == id)
-        ?? throw new HardenException($"no run '{Profiles.VariableDefinition.Printable(id)}' under {root.Map(RunsDirectory)}");
+    /// <summary>Null when the run folder and its manifest are what harden wrote; else why not.</summary>
+    private static string? Verify(string dir, string manifest, byte[] key)
+    {
+        if (new DirectoryInfo(dir).LinkTarget is not null) return "the run folder is a symlink";
+        if (!File.Exists(manifest)) return "no manifest (the run was interrupted before it began)";
+        if (new FileInfo(manifest).LinkTarget is not null) return "the manifest is a symlink";
+        var (type, size) = Native.TypeAndSize(manifest);
+        if (type != Native.RegularFile || size > 16 << 20) return "the manifest is not a regular file of sane size";
+        RunRecord? record;
+        try
+        {
+            record = JsonSerializer.Deserialize(File.ReadAllBytes(manifest), HardenJson.Default.RunRecord);
+        }
+        catch (Exception e) when (e is JsonException or HardenException)
+        {
+            return $"damaged ({e.Message})";
+        }
+        if (record is null) return "empty";
+        if (record.RunId != Path.GetFileName(dir)) return $"it names run '{Profiles.VariableDefinition.Printable(record.RunId)}', not its own folder";
+        if (key.Length == 0 || record.Mac is null || record.Mac != Sign(key, record))
+            return "its signature does not verify: it was edited, or not written by harden on this root; harden will not act on it";
+        if (record.Backups.Any(b => !Host.SafePath.IsAbsolute(b.Path) || b.Copy is not null && !Patterns.BackupName().IsMatch(b.Copy)
+                || b.Written is not null && !Patterns.BackupName().IsMatch(b.Written)))
+            return "a backup names a path outside the root or the run folder";
+        return null;
+    }
+
+    public static RunJournal Open(HostRoot root, string id)
+    {
+        var (valid, refused) = Scan(root);
+        return valid.FirstOrDefault(j => j.RunId == id)
+            ?? throw new HardenException(refused.FirstOrDefault(r => r.Contains($"/{id}/manifest.json", StringComparison.Ordinal)) is { } why
+                ? $"run '{Profiles.VariableDefinition.Printable(id)}' is refused: {why}"
+                : $"no run '{Profiles.VariableDefinition.Printable(id)}' under {root.Map(RunsDirectory)}");
+    }
 
     /// <summary>
     /// A run that did not finish: any in progress but this process's own (apply and rollback hold the

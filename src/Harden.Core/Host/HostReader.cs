@@ -22,7 +22,7 @@ public static class HostReader
         var files = paths.ToImmutableDictionary(p => p, p => ReadFile(root, p));
 
         var users = ParseUsers(Text(files["/etc/passwd"]));
-        var runs = RunJournal.All(root).ToList();
+        var (runs, refused) = RunJournal.Scan(root);
         return new HostSnapshot(
             root.Path,
             root.IsLive,
@@ -38,6 +38,7 @@ public static class HostReader
                 .ToImmutableDictionary(p => p, p => ReadDirectory(root, p)),
             Services = ServiceReader.Read(root, queries.Where(q => q.Kind == HostQueryKind.Service).Select(q => q.Target)),
             Managed = RunJournal.StillApplied(runs),
+            RefusedRuns = [.. refused],
         };
     }
 

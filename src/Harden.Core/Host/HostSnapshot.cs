@@ -67,6 +67,9 @@ public sealed record HostSnapshot(
 
     public ImmutableArray<ManagedRecord> Managed { get; init; } = [];
 
+    /// <summary>Run manifests that fail verification (edited, damaged, planted), with the reason.</summary>
+    public ImmutableArray<string> RefusedRuns { get; init; } = [];
+
     public FileState File(string path) => Files.TryGetValue(path, out var f) ? f : FileState.Missing;
 
     public DirectoryState Directory(string path) => Directories.TryGetValue(path, out var d) ? d : DirectoryState.Missing;

@@ -20,6 +20,7 @@ public static class Planner
     public static Plan Create(DesiredState desired, HostSnapshot host)
     {
         var warnings = ImmutableArray.CreateBuilder<string>();
+        foreach (var refused in host.RefusedRuns) warnings.Add($"ignoring run state {refused}");
         if (host.UnfinishedRun is { } run)
             warnings.Add($"run {run} did not finish (the process died mid-run); 'harden rollback --run {run}' restores the host to the state before it");
 
