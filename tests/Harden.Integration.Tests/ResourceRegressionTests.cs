@@ -425,4 +425,23 @@ public sealed class ResourceRegressionTests : RootTest
             Assert.That(File.Exists(Root.Map("/etc/ssh/sshd_config.d/00-hipaa.conf")), Is.False, "everything else was rolled back");
         }
     }
+
+    [Test]
+    public async Task Match_blocks_in_every_included_file_are_found_neutralised_and_verified()
+    {
+        var args = await WithOperatorAsync();
+        await File.AppendAllTextAsync(Root.Map("/etc/ssh/sshd_config"), "include local/*.conf\n");
+        Directory.CreateDirectory(Root.Map("/etc/ssh/local"));
+        await File.WriteAllTextAsync(Root.Map("/etc/ssh/local/10-site.conf"), "Match User *\n    PasswordAuthentication yes\n    PermitRootLogin yes\nMatch Address *\n    KbdInteractiveAuthentication yes\n");
+
+        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+        Assert.That(plan.Out, Does.Contain("~ sshd-match:/etc/ssh/local/10-site.conf:2  [ssh]  (passwordauthentication yes in 'Match User *'"));
+        Assert.That(plan.Out, Does.Contain("~ sshd-match:/etc/ssh/local/10-site.conf:5  [ssh]  (kbdinteractiveauthentication yes in 'Match Address *'"));
+
+        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.That(apply.Out, Does.Contain("globally and for 2 Match block(s)"));
+        var anyone = await Root.Chroot("sshd", "-T", "-C", "user=mallory,host=x,addr=203.0.113.9,laddr=127.0.0.1,lport=22");
+        Assert.That(anyone.StandardOutput, Does.Contain("passwordauthentication no").And.Contain("permitrootlogin no").And.Contain("kbdinteractiveauthentication no"));
+    }
 }

@@ -16,7 +16,7 @@ public static class HostReader
     public static HostSnapshot Read(HostRoot root, IEnumerable<HostQuery> needs)
     {
         var queries = needs.Distinct().ToList();
-        var dropIns = ListDropIns(root);
+        var dropIns = SshdIncludes(root);
         var paths = queries.Where(q => q.Kind == HostQueryKind.File).Select(q => q.Target)
             .Concat([SshdConfig, "/etc/passwd", "/etc/group"]).Concat(dropIns).Distinct();
         var files = paths.ToImmutableDictionary(p => p, p => ReadFile(root, p));
@@ -81,12 +81,49 @@ public static class HostReader
         return keys.ToImmutable();
     }
 
-    private static ImmutableArray<string> ListDropIns(HostRoot root)
+    /// <summary>
+    /// Every file sshd reads besides sshd_config, in the order it reads them: each Include (global or
+    /// inside a Match block, any spelling, relative to /etc/ssh) expanded as sshd expands its glob, in
+    /// lexical order, recursively. Links are listed (so the planner can say it did not follow them)
+    /// but never read through.
+    /// </summary>
+    public static ImmutableArray<string> SshdIncludes(HostRoot root)
     {
-        var dir = root.Map(SshdDropInDir);
-        if (!Directory.Exists(dir) || root.FindSymlink(SshdDropInDir) is not null) return [];
-        // sshd expands the Include glob in lexical order, so keep that order.
-        return [.. Directory.EnumerateFiles(dir, "*.conf").Select(p => SshdDropInDir + "/" + Path.GetFileName(p)).Order(StringComparer.Ordinal)];
+        var found = new List<string>();
+        void Walk(string path, int depth)
+        {
+            if (depth > 8) return;
+            var file = ReadFile(root, path);
+            if (!file.Exists) return;
+            foreach (var include in Planning.SshdConfig.Parse(Encoding.UTF8.GetString(file.Content)).Where(s => s.Key == "include"))
+            {
+                foreach (var glob in include.Value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
+                {
+                    foreach (var target in Expand(root, glob.StartsWith('/') ? glob : "/etc/ssh/" + glob))
+                    {
+                        if (found.Contains(target) || target == SshdConfig) continue;
+                        found.Add(target);
+                        Walk(target, depth + 1);
+                    }
+                }
+            }
+        }
+        Walk(SshdConfig, 0);
+        return [.. found];
+    }
+
+    /// <summary>A glob in the last path component (the form sshd_config uses), expanded inside the root in lexical order.</summary>
+    private static IEnumerable<string> Expand(HostRoot root, string pattern)
+    {
+        if (!SafePath.IsAbsolute(pattern)) return [];
+        var slash = pattern.LastIndexOf('/');
+        var (dir, name) = (slash == 0 ? "/" : pattern[..slash], pattern[(slash + 1)..]);
+        if (dir.IndexOfAny(['*', '?', '[']) >= 0 || root.FindSymlink(dir) is not null || !Directory.Exists(root.Map(dir))) return [];
+        var match = new System.Text.RegularExpressions.Regex("^" + System.Text.RegularExpressions.Regex.Escape(name)
+            .Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$");
+        return Directory.EnumerateFileSystemEntries(root.Map(dir)).Select(Path.GetFileName).OfType<string>()
+            .Where(n => match.IsMatch(n)).Order(StringComparer.Ordinal).Select(n => (dir == "/" ? "" : dir) + "/" + n)
+            .Where(p => !Directory.Exists(root.Map(p)) || new FileInfo(root.Map(p)).LinkTarget is not null);
     }
 
     private static string Text(FileState f) => f.Exists ? Encoding.UTF8.GetString(f.Content) : "";

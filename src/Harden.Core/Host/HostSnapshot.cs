@@ -56,7 +56,7 @@ public sealed record HostSnapshot(
     ImmutableArray<UserAccount> Users,
     ImmutableArray<GroupEntry> Groups,
     ImmutableDictionary<string, PackageInfo> Packages,
-    ImmutableArray<string> SshdDropIns,
+    ImmutableArray<string> SshdIncludes,
     ImmutableDictionary<string, long> AuthorizedKeys,
     string? UnfinishedRun)
 {

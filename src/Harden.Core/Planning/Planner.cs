@@ -102,17 +102,8 @@ public static class Planner
     private static void WarnWithoutInclude(List<IResource> resources, HostSnapshot host, ImmutableArray<string>.Builder warnings)
     {
         // What harden cannot see it must not call verified: say so, so a person looks.
-        foreach (var path in host.SshdDropIns.Where(p => host.File(p).Symlink is not null))
+        foreach (var path in host.SshdIncludes.Where(p => host.File(p).Symlink is not null))
             warnings.Add($"{path} is a symlink; harden does not follow it, so its settings and Match blocks are not checked: review it by hand");
-        foreach (var path in host.SshdDropIns.Append(HostReader.SshdConfig).Where(p => host.File(p).Exists))
-        {
-            foreach (var include in SshdConfig.Parse(Encoding.UTF8.GetString(host.File(path).Content)).Where(s => s.Key == "include"))
-            {
-                foreach (var glob in include.Value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)
-                    .Where(g => g != HostReader.SshdDropInDir + "/*.conf" && g != "sshd_config.d/*.conf"))
-                    warnings.Add($"{path}:{include.Line} includes {glob}; harden checks only {HostReader.SshdDropInDir}/*.conf, so review that file by hand");
-            }
-        }
 
         var main = host.File(HostReader.SshdConfig);
         if (!main.Exists || SshdConfig.IncludesDropIns(Encoding.UTF8.GetString(main.Content), HostReader.SshdDropInDir)) return;
@@ -127,7 +118,7 @@ public static class Planner
     private static ImmutableArray<string> SshdConnections(HostSnapshot host, ImmutableArray<string>.Builder warnings, bool managed)
     {
         if (!managed) return [];
-        var criteria = host.SshdDropIns.Append(HostReader.SshdConfig)
+        var criteria = host.SshdIncludes.Append(HostReader.SshdConfig)
             .Select(p => host.File(p)).Where(f => f.Exists)
             .SelectMany(f => SshdConfig.Parse(Encoding.UTF8.GetString(f.Content)))
             .Where(s => s.Key == "match").Select(s => s.Value).Distinct(StringComparer.Ordinal);

@@ -38,7 +38,7 @@ public sealed class SshdConflictResource(string module, string path, int line, s
     public static IEnumerable<SshdConflictResource> Discover(string module, string managedBy,
         ImmutableSortedDictionary<string, string> managed, HostSnapshot host, ISet<string> managedFiles)
     {
-        foreach (var path in host.SshdDropIns.Append(HostReader.SshdConfig).Where(p => !managedFiles.Contains(p)))
+        foreach (var path in host.SshdIncludes.Append(HostReader.SshdConfig).Where(p => !managedFiles.Contains(p)))
         {
             var state = host.File(path);
             if (!state.Exists || state.Symlink is not null) continue;
