@@ -28,7 +28,7 @@ public sealed class PlannerTests
             [new GroupEntry("root", 0, []), new GroupEntry("alice", 1000, []), .. groupLine.Length > 0 ? [new GroupEntry(groupLine, 1001, ["alice"])] : Array.Empty<GroupEntry>()],
             new[] { "openssh-server", "libpam-pwquality", "auditd", "rsyslog", "rsyslog-gnutls" }.ToImmutableDictionary(p => p, _ => new PackageInfo("1.0", "amd64")),
             [.. dropIns ?? []],
-            ImmutableDictionary<string, long>.Empty.Add("alice", 1),
+            ImmutableDictionary<string, KeyAccess>.Empty.Add("alice", new KeyAccess(1, null)),
             null);
 
     /// <summary>A host that already has everything the shipped profile wants.</summary>
@@ -209,8 +209,9 @@ public sealed class PlannerTests
         var plan = Planner.Create(desired, withKey);
         Assert.That(LockoutGuard.Assess(plan, withKey, null), Is.Null);
 
-        var noKey = withKey with { AuthorizedKeys = ImmutableDictionary<string, long>.Empty };
-        Assert.That(LockoutGuard.Assess(plan, noKey, null), Does.Contain("alice has no key").And.Contain("could not log in afterwards"));
+        var noKey = withKey with { AuthorizedKeys = ImmutableDictionary<string, KeyAccess>.Empty };
+        Assert.That(LockoutGuard.Assess(plan, noKey, null), Does.Contain("alice has no key").And.Contain("no member of phi-access could log in afterwards"));
+        Assert.That(LockoutGuard.Assess(plan, noKey, "alice"), Does.Contain("the operator (alice) could not log in afterwards"));
         Assert.That(LockoutGuard.Assess(plan, withKey, "root"), Does.Contain("is root"));
     }
 
@@ -225,7 +226,7 @@ public sealed class PlannerTests
     {
         var sshd = new FileResource("my-access", "/etc/ssh/sshd_config.d/10-site.conf", "PasswordAuthentication no\nAllowGroups admins\n",
             Mode644, "root", "root", validator: null);
-        var host = Host() with { AuthorizedKeys = ImmutableDictionary<string, long>.Empty };
+        var host = Host() with { AuthorizedKeys = ImmutableDictionary<string, KeyAccess>.Empty };
         var plan = Planner.Create(Custom(sshd), host);
         Assert.That(LockoutGuard.Assess(plan, host, "alice"), Does.Contain("alice is not in admins"));
         Assert.That(plan.Validators, Is.Empty, "no validator was named");
@@ -264,5 +265,31 @@ public sealed class PlannerTests
             var aging = evidence["key:/etc/login.defs#PASS_MAX_DAYS"];
             Assert.That((aging.Passed, aging.Observed!["value"], aging.Wanted!["value"], aging.Finding), Is.EqualTo((false, "99999", "90", "PASS_MAX_DAYS 99999 -> 90")));
         }
+    }
+
+    [TestCase("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBp16y23I6QhpupVVc971yPQuEpvEhpZvf0L07SsCrhW a@b\n", 1, "")]
+    [TestCase("from=\"10.0.0.1\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBp16y23I6QhpupVVc971yPQuEpvEhpZvf0L07SsCrhW\n", 1, "")]
+    [TestCase("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench alice@bench\n", 0, "has no well-formed public key")]
+    [TestCase("ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIBp16y23I6QhpupVVc971yPQuEpvEhpZvf0L07SsCrhW\n", 0, "has no well-formed public key")]
+    [TestCase("ssh-dss AAAAB3NzaC1kc3MAAACBAP\n", 0, "only ssh-dss keys")]
+    [TestCase("# just a comment\n\n", 0, "is empty")]
+    public void Authorized_keys_count_only_well_formed_keys_sshd_accepts(string text, int good, string why)
+    {
+        var (count, reason) = SshAccess.Keys(text);
+        Assert.That(count, Is.EqualTo(good));
+        if (good == 0) Assert.That(reason, Does.Contain(why));
+    }
+
+    [Test]
+    public void Expired_accounts_and_nologin_shells_cannot_keep_access()
+    {
+        var expired = SshAccess.Expired("alice:$6$x:19000:0:99999:7::19500:\nbob:!:19000:0:99999:7:::\n", DateTimeOffset.UnixEpoch.AddDays(20000));
+        Assert.That(expired, Is.EquivalentTo(new[] { "alice" }));
+        var desired = Desired();
+        var host = Host(groupLine: "phi-access") with { ExpiredAccounts = expired };
+        var plan = Planner.Create(desired, host);
+        Assert.That(LockoutGuard.Assess(plan, host, "alice"), Does.Contain("alice is expired (fix: chage -E -1 alice)"));
+        var nologin = host with { ExpiredAccounts = [], Users = [.. host.Users.Select(u => u.Name == "alice" ? u with { Shell = "/usr/sbin/nologin" } : u)] };
+        Assert.That(LockoutGuard.Assess(plan, nologin, "alice"), Does.Contain("has no login shell (/usr/sbin/nologin)"));
     }
 }

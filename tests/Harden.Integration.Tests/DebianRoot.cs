@@ -154,7 +154,7 @@ public sealed class DebianRoot : IDisposable
         var ssh = Map($"/home/{name}/.ssh");
         Directory.CreateDirectory(ssh);
         await File.WriteAllTextAsync(ssh + "/authorized_keys",
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHarden0TestKeyOnly0NotUsedForLogin0000000000 " + name + "@test\n");
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBp16y23I6QhpupVVc971yPQuEpvEhpZvf0L07SsCrhW " + name + "@test\n");
     }
 
     public void Dispose()

@@ -228,4 +228,47 @@ public sealed class SafeApplyTests : RootTest
         var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", "--detailed-exitcode", .. args]);
         Assert.That(plan.ExitCode, Is.Zero, "the first run completed intact: " + plan);
     }
+
+    [TestCase("garbage", "has no well-formed public key")]
+    [TestCase("dss", "has only ssh-dss keys")]
+    [TestCase("writable", "which sshd's StrictModes refuses")]
+    [TestCase("home", "so sshd's StrictModes refuses")]
+    [TestCase("nologin", "has no login shell (/usr/sbin/nologin)")]
+    [TestCase("expired", "is expired (fix: chage -E -1 alice)")]
+    public async Task The_lockout_guard_checks_what_sshd_checks(string fault, string message)
+    {
+        var args = await WithOperatorAsync();
+        var keys = Root.Map("/home/alice/.ssh/authorized_keys");
+        switch (fault)
+        {
+            case "garbage": await File.WriteAllTextAsync(keys, "ssh-ed25519 not-a-key alice@test\n"); break;
+            case "dss": await File.WriteAllTextAsync(keys, "ssh-dss AAAAB3NzaC1kc3MAAACBAP alice@test\n"); break;
+            case "writable": File.SetUnixFileMode(keys, (UnixFileMode)Convert.ToInt32("664", 8)); break;
+            case "home": File.SetUnixFileMode(Root.Map("/home/alice"), (UnixFileMode)Convert.ToInt32("777", 8)); break;
+            case "nologin": Assert.That((await Root.Chroot("usermod", "-s", "/usr/sbin/nologin", "alice")).ExitCode, Is.Zero); break;
+            case "expired": Assert.That((await Root.Chroot("usermod", "-e", "2001-01-01", "alice")).ExitCode, Is.Zero); break;
+        }
+        var before = await EtcAsync();
+
+        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+
+        Assert.That(run.ExitCode, Is.EqualTo(3), run.ToString());
+        Assert.That(run.Error, Does.Contain("the operator (alice) could not log in afterwards").And.Contain(message));
+        AssertUnchanged(before, await EtcAsync());
+    }
+
+    [Test]
+    public async Task The_lockout_guard_looks_where_AuthorizedKeysFile_points()
+    {
+        var args = await WithOperatorAsync();
+        var key = Root.ReadText("/home/alice/.ssh/authorized_keys");
+        File.Delete(Root.Map("/home/alice/.ssh/authorized_keys"));
+        Directory.CreateDirectory(Root.Map("/etc/ssh/keys"));
+        await File.WriteAllTextAsync(Root.Map("/etc/ssh/keys/alice"), key);
+        await File.WriteAllTextAsync(Root.Map("/etc/ssh/sshd_config"), "AuthorizedKeysFile /etc/ssh/keys/%u\n" + Root.ReadText("/etc/ssh/sshd_config"));
+
+        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+
+        Assert.That(run.ExitCode, Is.Zero, run.ToString());
+    }
 }

@@ -23,7 +23,7 @@ fresh_root() {
   tar --numeric-owner -xpf "$tarball" -C "$out/root"
   chroot "$out/root" useradd -m alice
   mkdir -p "$out/root/home/alice/.ssh" "$out/root/run/sshd"
-  echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBench alice@bench" > "$out/root/home/alice/.ssh/authorized_keys"
+  echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBp16y23I6QhpupVVc971yPQuEpvEhpZvf0L07SsCrhW alice@bench" > "$out/root/home/alice/.ssh/authorized_keys"
 }
 args=(--profile ubuntu-hipaa --root "$out/root" --set ssh_allow_members=alice --operator alice)
 

@@ -31,7 +31,7 @@ public static class HostReader
             ParseGroups(Text(files["/etc/group"])),
             ReadInstalledPackages(root),
             dropIns,
-            ReadAuthorizedKeys(root, users),
+            SshAccess.Read(root, users, [SshdConfig, .. dropIns]),
             RunJournal.FindUnfinished(runs)?.RunId)
         {
             Directories = queries.Where(q => q.Kind == HostQueryKind.Directory).Select(q => q.Target).Distinct()
@@ -39,6 +39,7 @@ public static class HostReader
             Services = ServiceReader.Read(root, queries.Where(q => q.Kind == HostQueryKind.Service).Select(q => q.Target)),
             Managed = RunJournal.StillApplied(runs),
             RefusedRuns = [.. refused],
+            ExpiredAccounts = SshAccess.Expired(Text(ReadFile(root, "/etc/shadow")), DateTimeOffset.UtcNow),
         };
     }
 
@@ -65,20 +66,6 @@ public static class HostReader
         if (size > MaxFileSize) return FileState.Missing with { Special = $"a file of {size} bytes (harden manages files up to {MaxFileSize >> 20} MiB)" };
         var (uid, gid) = Native.Owner(mapped);
         return new FileState(true, File.ReadAllBytes(mapped), info.UnixFileMode, uid, gid, null);
-    }
-
-    /// <summary>How many key lines each login-capable user has in ~/.ssh/authorized_keys (sshd's default place).</summary>
-    private static ImmutableDictionary<string, long> ReadAuthorizedKeys(HostRoot root, ImmutableArray<UserAccount> users)
-    {
-        var keys = ImmutableDictionary.CreateBuilder<string, long>(StringComparer.Ordinal);
-        foreach (var user in users.Where(u => (u.Uid == 0 || u.Uid >= 1000) && SafePath.IsAbsolute(u.Home)))
-        {
-            var state = ReadFile(root, user.Home.TrimEnd('/') + "/.ssh/authorized_keys");
-            if (!state.Exists) continue;
-            keys[user.Name] = Encoding.UTF8.GetString(state.Content).Split('\n')
-                .Count(l => l.Trim().Length > 0 && !l.TrimStart().StartsWith('#'));
-        }
-        return keys.ToImmutable();
     }
 
     /// <summary>
@@ -132,7 +119,7 @@ public static class HostReader
         [.. passwd.Split('\n').Select(l => l.Split(':')).Where(p => p.Length >= 7
                 && uint.TryParse(p[2], NumberStyles.None, CultureInfo.InvariantCulture, out _)
                 && uint.TryParse(p[3], NumberStyles.None, CultureInfo.InvariantCulture, out _))
-            .Select(p => new UserAccount(p[0], uint.Parse(p[2], CultureInfo.InvariantCulture), uint.Parse(p[3], CultureInfo.InvariantCulture), p[5]))];
+            .Select(p => new UserAccount(p[0], uint.Parse(p[2], CultureInfo.InvariantCulture), uint.Parse(p[3], CultureInfo.InvariantCulture), p[5], p[6].Trim()))];
 
     internal static ImmutableArray<GroupEntry> ParseGroups(string group) =>
         [.. group.Split('\n').Select(l => l.Split(':')).Where(p => p.Length >= 4

@@ -36,7 +36,11 @@ public sealed record DirectoryState(bool Exists, UnixFileMode Mode, uint Uid, ui
     public static readonly DirectoryState Missing = new(false, 0, 0, 0, null);
 }
 
-public sealed record UserAccount(string Name, uint Uid, uint Gid, string Home);
+public sealed record UserAccount(string Name, uint Uid, uint Gid, string Home, string Shell = "/bin/sh")
+{
+    /// <summary>nologin and false refuse every session, key or not.</summary>
+    public bool CanLogIn => Shell.Length > 0 && !Shell.EndsWith("/nologin", StringComparison.Ordinal) && !Shell.EndsWith("/false", StringComparison.Ordinal);
+}
 
 public sealed record GroupEntry(string Name, uint Gid, ImmutableArray<string> Members);
 
@@ -57,7 +61,7 @@ public sealed record HostSnapshot(
     ImmutableArray<GroupEntry> Groups,
     ImmutableDictionary<string, PackageInfo> Packages,
     ImmutableArray<string> SshdIncludes,
-    ImmutableDictionary<string, long> AuthorizedKeys,
+    ImmutableDictionary<string, KeyAccess> AuthorizedKeys,
     string? UnfinishedRun)
 {
     public ImmutableDictionary<string, DirectoryState> Directories { get; init; } = ImmutableDictionary<string, DirectoryState>.Empty;
@@ -69,6 +73,9 @@ public sealed record HostSnapshot(
 
     /// <summary>Run manifests that fail verification (edited, damaged, planted), with the reason.</summary>
     public ImmutableArray<string> RefusedRuns { get; init; } = [];
+
+    /// <summary>Accounts past their expiry date (/etc/shadow): no login of any kind.</summary>
+    public ImmutableHashSet<string> ExpiredAccounts { get; init; } = [];
 
     public FileState File(string path) => Files.TryGetValue(path, out var f) ? f : FileState.Missing;
 

@@ -7,7 +7,8 @@ namespace Harden.Planning;
 /// Refuses an SSH restriction that nobody could log in through. It reads what the plan makes
 /// effective (password and root login, AllowGroups, AllowUsers), whichever module sets it: someone
 /// must remain who is allowed, is not root when root login is off, and has a non-empty
-/// authorized_keys where sshd looks (the default AuthorizedKeysFile, ~/.ssh/authorized_keys).
+/// well-formed key where sshd looks, in files StrictModes accepts, on an account with a shell that
+/// has not expired (see <see cref="SshAccess"/>).
 /// </summary>
 public static class LockoutGuard
 {
@@ -45,16 +46,20 @@ public static class LockoutGuard
             if (!InAllowedGroup(user)) why.Add($"is not in {string.Join(" or ", groups)} (fix: usermod -aG {groups[0]} {user.Name}, or --set ssh_allow_members={user.Name})");
             if (allowedUsers.Length > 0 && !Allowed(user) && InAllowedGroup(user)) why.Add($"is not in AllowUsers ({string.Join(" ", allowedUsers)})");
             if (rootOff && user.Uid == 0) why.Add("is root, and root login will be off");
-            if (host.AuthorizedKeys.GetValueOrDefault(user.Name) <= 0)
-                why.Add($"has no key in {user.Home}/.ssh/authorized_keys, and password login will be off (fix: ssh-copy-id {user.Name}@host)");
+            if (!user.CanLogIn) why.Add($"has no login shell ({user.Shell}) (fix: chsh -s /bin/bash {user.Name})");
+            if (host.ExpiredAccounts.Contains(user.Name)) why.Add($"is expired (fix: chage -E -1 {user.Name})");
+            if (host.AuthorizedKeys.GetValueOrDefault(user.Name, KeyAccess.None) is { UsableKeys: 0 } keys)
+                why.Add($"{keys.Problem}, and password login will be off (fix: ssh-copy-id {user.Name}@host)");
             if (why.Count == 0) return null;
             problems.Add($"{user.Name} {string.Join("; ", why)}");
         }
-        var who = operatorName is not null ? $"the operator ({operatorName})" : "no member of " + string.Join(", ", groups.DefaultIfEmpty("any login group"));
+        var who = operatorName is not null
+            ? $"the operator ({operatorName}) could not log in afterwards"
+            : "no member of " + string.Join(", ", groups.DefaultIfEmpty("any login group")) + " could log in afterwards";
         var details = problems.Count > 0
             ? ": " + string.Join(". ", problems)
             : " (nobody is in it; add a user who has ~/.ssh/authorized_keys with --set ssh_allow_members=USER)";
-        return $"this apply would lock out SSH logins: {who} could not log in afterwards{details}. " +
+        return $"this apply would lock out SSH logins: {who}{details}. " +
                "Fix that, or pass --accept-lockout-risk to apply anyway";
     }
 
