@@ -140,4 +140,126 @@ public sealed class FaultToleranceTests : RootTest
             Assert.That(File.GetUnixFileMode(saved), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
         }
     }
+
+    private async Task<string> ApplyAsync(params string[] extra)
+    {
+        var args = await WithOperatorAsync(extra);
+        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        return Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Single();
+    }
+
+    [Test]
+    public async Task A_missing_backup_is_reported_with_its_fix_and_everything_else_is_restored()
+    {
+        var original = Root.ReadText("/etc/issue.net");
+        var run = await ApplyAsync();
+        using (var doc = JsonDocument.Parse(await File.ReadAllTextAsync(run + "/manifest.json")))
+        {
+            var copy = doc.RootElement.GetProperty("backups").EnumerateArray()
+                .First(b => b.GetProperty("path").GetString() == "/etc/security/pwquality.conf").GetProperty("copy").GetString()!;
+            File.Delete(Path.Combine(run, copy));
+        }
+
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(rollback.ExitCode, Is.EqualTo(5), rollback.ToString());
+            Assert.That(rollback.Error, Does.Contain("file:/etc/security/pwquality.conf (the backup of /etc/security/pwquality.conf is missing"));
+            Assert.That(rollback.Error, Does.Contain($"harden rollback --root {Root.Path} --run {Path.GetFileName(run)}"));
+            Assert.That(Root.ReadText("/etc/issue.net"), Is.EqualTo(original), "the rest was restored");
+            Assert.That(File.Exists(Root.Map("/etc/ssh/sshd_config.d/00-hipaa.conf")), Is.False);
+        }
+    }
+
+    [Test]
+    public async Task A_target_that_became_a_symlink_is_not_followed_by_rollback()
+    {
+        var outside = Path.Combine(Path.GetTempPath(), $"harden-canary-{Guid.NewGuid():N}");
+        await File.WriteAllTextAsync(outside, "canary\n");
+        try
+        {
+            await ApplyAsync();
+            File.Delete(Root.Map("/etc/issue.net"));
+            File.CreateSymbolicLink(Root.Map("/etc/issue.net"), outside);
+
+            var rollback = await Harden("rollback", "--root", Root.Path, "--yes", "--force");
+
+            Assert.That(rollback.ExitCode, Is.EqualTo(6), rollback.ToString());
+            Assert.That(rollback.Error, Does.Contain("/etc/issue.net: is now a symlink"));
+            Assert.That(await File.ReadAllTextAsync(outside), Is.EqualTo("canary\n"), "nothing was written through the link");
+        }
+        finally
+        {
+            File.Delete(outside);
+        }
+    }
+
+    [Test]
+    public async Task A_run_folder_that_is_a_symlink_is_refused_and_nothing_outside_changes()
+    {
+        var run = await ApplyAsync();
+        var outside = Directory.CreateTempSubdirectory("harden-outside-").FullName;
+        try
+        {
+            foreach (var f in Directory.GetFiles(run)) File.Copy(f, Path.Combine(outside, Path.GetFileName(f)));
+            var canary = await File.ReadAllTextAsync(Path.Combine(outside, "manifest.json"));
+            Directory.Move(run, run + ".moved");
+            Directory.CreateSymbolicLink(run, outside);
+
+            var rollback = await Harden("rollback", "--root", Root.Path, "--run", Path.GetFileName(run), "--yes");
+
+            Assert.That(rollback.ExitCode, Is.EqualTo(1), rollback.ToString());
+            Assert.That(rollback.Error, Does.Contain("the run folder is a symlink"));
+            Assert.That(await File.ReadAllTextAsync(Path.Combine(outside, "manifest.json")), Is.EqualTo(canary));
+        }
+        finally
+        {
+            Directory.Delete(outside, recursive: true);
+        }
+    }
+
+    [Test]
+    public async Task A_read_only_folder_fails_the_apply_and_everything_is_restored()
+    {
+        var args = await WithOperatorAsync("--format", "json");
+        var before = await EtcAsync();
+        var security = Root.Map("/etc/security");
+        await DebianRoot.Run("mount", ["--bind", security, security]);
+        try
+        {
+            await DebianRoot.Run("mount", ["-o", "remount,bind,ro", security]);
+
+            var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+
+            using var doc = JsonDocument.Parse(run.Out);
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(run.ExitCode, Is.EqualTo(4), run.ToString());
+                Assert.That(run.Error, Does.Contain("host restored").And.Contain("Read-only file system"));
+                Assert.That(doc.RootElement.GetProperty("exit_code").GetInt32(), Is.EqualTo(4), "JSON on exit 4 too");
+            }
+        }
+        finally
+        {
+            await DebianRoot.Run("umount", [security]);
+        }
+        AssertUnchanged(before, await EtcAsync());
+    }
+
+    [Test]
+    public async Task A_quote_in_a_value_never_reaches_the_rsyslog_configuration()
+    {
+        var args = await WithOperatorAsync("--set", "log_server=logs.example.org",
+            "--set", "log_queue_max_disk=1g\") action(type=\"omfwd\" target=\"203.0.113.9\" port=\"514\" protocol=\"tcp");
+        var before = await EtcAsync();
+
+        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+
+        Assert.That(run.ExitCode, Is.EqualTo(1), run.ToString());
+        Assert.That(run.Error, Does.Contain("log_queue_max_disk").And.Contain("may contain only letters"));
+        AssertUnchanged(before, await EtcAsync());
+        Assert.That(File.Exists(Root.Map("/etc/rsyslog.d/60-hipaa-remote.conf")), Is.False);
+    }
 }
