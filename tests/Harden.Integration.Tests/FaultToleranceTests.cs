@@ -262,4 +262,34 @@ public sealed class FaultToleranceTests : RootTest
         AssertUnchanged(before, await EtcAsync());
         Assert.That(File.Exists(Root.Map("/etc/rsyslog.d/60-hipaa-remote.conf")), Is.False);
     }
+
+    [TestCase("/etc/ssh/sshd_config.d", "12k", 4, "host restored")]
+    [TestCase("/var/lib/harden", "24k", 1, "nothing was changed")]
+    public async Task A_full_disk_fails_the_apply_with_the_truth_and_the_host_as_before(string folder, string size, int code, string says)
+    {
+        var args = await WithOperatorAsync();
+        var before = await EtcAsync();
+        var full = Root.Map(folder);
+        Directory.CreateDirectory(full);
+        var kept = Directory.GetFiles(full).ToDictionary(f => f, File.ReadAllBytes);
+        await DebianRoot.Run("mount", ["-t", "tmpfs", "-o", $"size={size}", "harden-full", full]);
+        CliRun run;
+        try
+        {
+            foreach (var (f, bytes) in kept) await File.WriteAllBytesAsync(f, bytes);
+            // Fill what is left, as a disk that is nearly full.
+            await DebianRoot.Run("sh", ["-c", $"dd if=/dev/zero of={full}/filler bs=1k count=64 2>/dev/null; true"]);
+            run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        }
+        finally
+        {
+            await DebianRoot.Run("umount", [full]);
+        }
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(run.ExitCode, Is.EqualTo(code), run.ToString());
+            Assert.That(run.Error, Does.Contain("No space left on device").And.Contain(says));
+        }
+        AssertUnchanged(before, await EtcAsync());
+    }
 }

@@ -79,12 +79,13 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
             report($"apply failed: {why}");
             report("restoring everything this run changed…");
             var left = await RestoreAfterFailureAsync(journal, fx);
+            // The journal itself may be what failed (a full disk): the exit code must still tell the truth.
+            if (!TryFinish(journal, left.Count == 0 ? RunState.FailedRestored : RunState.FailedIncomplete, why) && left.Count == 0)
+                left.Add($"the journal of run {journal.RunId} could not be updated (the host itself was restored)");
             if (left.Count == 0)
             {
-                journal.Finish(RunState.FailedRestored, time.GetUtcNow(), why);
                 throw new HardenException($"apply failed, host restored (run {journal.RunId}): {why}", ExitCodes.ApplyFailedRestored, e);
             }
-            journal.Finish(RunState.FailedIncomplete, time.GetUtcNow(), why);
             throw new HardenException(
                 $"apply failed (run {journal.RunId}): {why}\nThe restore did not finish; still to restore: {string.Join("; ", left)}.\n" +
                 $"Fix the cause, then run: harden rollback{RootArg} --run {journal.RunId}", ExitCodes.RestoreIncomplete, e);
@@ -95,6 +96,20 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
     }
 
     private string RootArg => root.IsLive ? "" : $" --root {root.Path}";
+
+    private bool TryFinish(RunJournal journal, string state, string why)
+    {
+        try
+        {
+            journal.Finish(state, time.GetUtcNow(), why);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            report($"  could not update the journal: {e.Message}");
+            return false;
+        }
+    }
 
     private static char Symbol(ChangeAction action) => action switch
     {

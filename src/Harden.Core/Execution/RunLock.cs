@@ -33,10 +33,19 @@ public sealed class RunLock : IDisposable
             try
             {
                 var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-                // The holder's pid goes in a file of its own: .NET takes a shared flock to read the
-                // lock file itself, which the exclusive lock refuses.
-                AtomicFile.WriteMapped(path + ".owner", Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n"),
-                    UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, 0);
+                try
+                {
+                    // The holder's pid goes in a file of its own: .NET takes a shared flock to read the
+                    // lock file itself, which the exclusive lock refuses.
+                    AtomicFile.WriteMapped(path + ".owner", Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n"),
+                        UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, 0);
+                }
+                catch (IOException e)
+                {
+                    // Not contention: the state folder cannot be written (full, read-only). Say so now.
+                    stream.Dispose();
+                    throw new HardenException($"cannot record the run lock in {directory}: {e.Message}; nothing was changed");
+                }
                 return new RunLock(stream);
             }
             catch (IOException)
