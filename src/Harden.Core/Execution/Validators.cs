@@ -12,8 +12,6 @@ namespace Harden.Execution;
 /// </summary>
 public sealed partial class Validators(ICommandRunner runner)
 {
-    public static readonly string[] WholeConfiguration = [Planner.SshdValidator, "rsyslog"];
-
     /// <param name="path">The file as the checker should read it (a staged copy, or the target itself).</param>
     /// <param name="content">Its content, for the checks harden does itself.</param>
     public async Task<string?> CheckAsync(string validator, string path, string content, CancellationToken ct)

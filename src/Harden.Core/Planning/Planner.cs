@@ -170,10 +170,6 @@ public static class Planner
     /// <summary>The inverse of <see cref="Octal"/>, for modes stored as text in plans and manifests.</summary>
     public static UnixFileMode ParseOctal(string mode) => (UnixFileMode)Convert.ToInt32(mode, 8);
 
-    /// <summary>The users a module adds to its groups (e.g. an image's default user, for first boot).</summary>
-    public static IReadOnlyList<string> Members(DesiredState desired, Module module) =>
-        module.MembersFrom is { } v && desired.Variables[v] is VariableValue.List l ? l.Items : [];
-
     private static ImmutableArray<PlannedHandler> PlanHandlers(DesiredState desired, HostSnapshot host, HashSet<string> changedModules)
     {
         var handlers = ImmutableArray.CreateBuilder<PlannedHandler>();
