@@ -166,8 +166,11 @@ public sealed class ResourceRegressionTests : RootTest
         AssertUnchanged(before, await EtcAsync());
     }
 
-    [Test]
-    public async Task SIGTERM_during_apply_restores_the_host_and_exits_4()
+    /// <summary>SIGTERM (a service manager), SIGINT (Ctrl-C) and SIGHUP (a dropped SSH session) all restore.</summary>
+    [TestCase("TERM")]
+    [TestCase("INT")]
+    [TestCase("HUP")]
+    public async Task A_signal_during_apply_restores_the_host_and_exits_4(string signal)
     {
         var args = await WithOperatorAsync();
         var before = await EtcAsync();
@@ -186,7 +189,7 @@ public sealed class ResourceRegressionTests : RootTest
         }
 
         var signalled = Stopwatch.StartNew();
-        await DebianRoot.Run("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await DebianRoot.Run("kill", [$"-{signal}", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(25));
         RestoreProgram("/usr/sbin/sshd");
         File.Delete(Root.Map("/verify-started"));
@@ -196,7 +199,7 @@ public sealed class ResourceRegressionTests : RootTest
         {
             Assert.That(process.ExitCode, Is.EqualTo(4), error + await stdout);
             Assert.That(signalled.Elapsed, Is.LessThan(TimeSpan.FromSeconds(20)), "the restore is bounded and does not wait for the hung check");
-            Assert.That(error, Does.Contain("SIGTERM received").And.Contain("host restored").And.Contain("interrupted"));
+            Assert.That(error, Does.Contain($"SIG{signal} received").And.Contain("host restored").And.Contain("interrupted"));
         }
         AssertUnchanged(before, await EtcAsync());
         var manifest = Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Single() + "/manifest.json";
