@@ -200,4 +200,18 @@ public sealed class HostileInputTests : RootTest
         Assert.That(rollback.Out, Does.Contain($"Rolled back run {Path.GetFileName(genuine)}"));
         AssertUnchanged(before, await EtcAsync());
     }
+
+    [Test]
+    public async Task A_mount_made_by_an_image_program_never_reaches_this_machine()
+    {
+        await Root.AddUserAsync("alice", withKey: true);
+        // The image's augenrules (run as a handler) mounts over the image's /mnt, as a hostile image might.
+        await ReplaceProgramAsync("/usr/sbin/augenrules", "mount -t tmpfs harden-probe-mount /mnt && touch /mnt-was-mounted\nexec /usr/sbin/augenrules.real \"$@\"");
+
+        var apply = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--set", "ssh_allow_members=alice", "--operator", "alice");
+
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.That(File.Exists(Root.Map("/mnt-was-mounted")), Is.True, "the program did mount, inside its own namespace");
+        Assert.That(await File.ReadAllTextAsync("/proc/self/mounts"), Does.Not.Contain("harden-probe-mount"), "the mount is not on this machine");
+    }
 }

@@ -35,8 +35,11 @@ public sealed class CliWrapCommandRunner(HostRoot root) : ICommandRunner
     public async Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken cancellationToken)
     {
         // The image's own programs run as root: with no_new_privs, none of them can gain more
-        // (setuid binaries, file capabilities) than the chroot already gives.
-        var full = root.IsLive ? argv : ["setpriv", "--no-new-privs", "chroot", root.Path, .. argv];
+        // (setuid binaries, file capabilities) than the chroot already gives, and in a private mount
+        // namespace (where the kernel allows one) nothing they mount reaches this machine.
+        var full = root.IsLive ? argv
+            : PrivateMounts.Value ? ["unshare", "--mount", "--propagation", "private", "setpriv", "--no-new-privs", "chroot", root.Path, .. argv]
+            : ["setpriv", "--no-new-privs", "chroot", root.Path, .. argv];
         try
         {
             var result = await Cli.Wrap(ResolveExecutable(full[0]))
@@ -62,6 +65,20 @@ public sealed class CliWrapCommandRunner(HostRoot root) : ICommandRunner
         }
         return name;
     }
+
+    /// <summary>Whether this machine lets harden make a private mount namespace (not in every container); asked once.</summary>
+    private static readonly Lazy<bool> PrivateMounts = new(() =>
+    {
+        try
+        {
+            return Cli.Wrap(ResolveExecutable("unshare")).WithArguments(["--mount", "--propagation", "private", "true"])
+                .WithValidation(CommandResultValidation.None).ExecuteAsync().Task.GetAwaiter().GetResult().ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    });
 
     public static string Display(IEnumerable<string> argv) =>
         string.Join(' ', argv.Select(a => a.Length == 0 || a.Any(c => char.IsWhiteSpace(c) || c is '\'' or '"' or '$') ? $"'{a.Replace("'", "'\\''")}'" : a));
