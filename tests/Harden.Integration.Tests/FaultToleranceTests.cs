@@ -292,4 +292,41 @@ public sealed class FaultToleranceTests : RootTest
         }
         AssertUnchanged(before, await EtcAsync());
     }
+
+    [Test]
+    public async Task An_immutable_file_fails_the_apply_and_everything_is_restored()
+    {
+        if (!File.Exists("/dev/loop-control")) Assert.Ignore("this machine has no loop devices to mount an ext4 image on");
+        var args = await WithOperatorAsync();
+        // chattr needs a real file system: /etc/security on a small ext4 image, with its files copied in.
+        var image = Root.Path + ".security.img";
+        var saved = Directory.CreateTempSubdirectory("harden-security-").FullName;
+        var security = Root.Map("/etc/security");
+        await DebianRoot.Run("cp", ["-a", security + "/.", saved]);
+        await DebianRoot.Run("truncate", ["-s", "16M", image]);
+        await DebianRoot.Run("mkfs.ext4", ["-q", "-F", image]);
+        await DebianRoot.Run("mount", ["-o", "loop", image, security]);
+        try
+        {
+            await DebianRoot.Run("cp", ["-a", saved + "/.", security]);
+            await DebianRoot.Run("chattr", ["+i", security + "/pwquality.conf"]);
+            var before = await EtcAsync();
+
+            var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(run.ExitCode, Is.EqualTo(4), run.ToString());
+                Assert.That(run.Error, Does.Contain("host restored").And.Contain("/etc/security/pwquality.conf"));
+            }
+            AssertUnchanged(before, await EtcAsync());
+        }
+        finally
+        {
+            await DebianRoot.Run("chattr", ["-i", security + "/pwquality.conf"]);
+            await DebianRoot.Run("umount", [security]);
+            File.Delete(image);
+            Directory.Delete(saved, recursive: true);
+        }
+    }
 }
