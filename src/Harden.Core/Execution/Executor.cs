@@ -24,9 +24,8 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
     /// Folders where an earlier, killed run may have left a temporary file: those of every file the
     /// journals name, the run folders and harden's state folder. Called with the lock held.
     /// </summary>
-    private void SweepTemporaryFiles(IEnumerable<string> extra)
+    private void SweepTemporaryFiles(IReadOnlyList<RunJournal> runs, IEnumerable<string> extra)
     {
-        var runs = RunJournal.All(root).ToList();
         var files = runs.SelectMany(j => j.Record.Entries.Select(e => ResourceKinds.FileOf(e.Address)).OfType<string>()
                 .Concat(j.Record.Backups.Select(b => b.Path)))
             .Concat(extra);
@@ -39,8 +38,10 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
 
     public async Task<ApplyResult> ApplyAsync(Plan plan, CancellationToken ct, bool prune = false)
     {
-        SweepTemporaryFiles(plan.Changes.Select(c => ResourceKinds.FileOf(c.Address)).OfType<string>());
-        var journal = RunJournal.Start(root, plan, time);
+        // One read of the journals serves both the sweep and the new run's sequence number.
+        var runs = RunJournal.All(root).ToList();
+        SweepTemporaryFiles(runs, plan.Changes.Select(c => ResourceKinds.FileOf(c.Address)).OfType<string>());
+        var journal = RunJournal.Start(root, plan, time, runs);
         var fx = new HostEffects(root, runner, journal, report, retryDelay);
         report($"run {journal.RunId}: backups in {RunJournal.RunDirectory(root, journal.RunId)}");
         var changed = 0;
@@ -232,7 +233,7 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
     /// <summary>Undoes a run by inverse steps; what an admin changed since is kept and reported unless forced.</summary>
     public async Task<RollbackResult> RollbackAsync(RunJournal journal, bool force, CancellationToken ct)
     {
-        SweepTemporaryFiles([]);
+        SweepTemporaryFiles([.. RunJournal.All(root)], []);
         var fx = new HostEffects(root, runner, journal, report, retryDelay);
         var outcome = await RestoreEntriesAsync(journal, fx, force, ct, failure: false);
         if (outcome.Failed.Count > 0)

@@ -113,7 +113,8 @@ public sealed class RunJournal
         Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(key,
             JsonSerializer.SerializeToUtf8Bytes(record with { Mac = null }, HardenJson.Default.RunRecord)));
 
-    public static RunJournal Start(HostRoot root, Plan plan, TimeProvider time)
+    /// <param name="existing">The runs already on the root (the caller has read them under the lock); the new one comes after the last.</param>
+    public static RunJournal Start(HostRoot root, Plan plan, TimeProvider time, IEnumerable<RunJournal> existing)
     {
         var now = time.GetUtcNow();
         var id = $"{now:yyyyMMdd'T'HHmmss'Z'}-{Guid.NewGuid().ToString("N")[..6]}";
@@ -122,7 +123,7 @@ public sealed class RunJournal
         var runs = root.Map(RunsDirectory);
         Directory.CreateDirectory(runs, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         File.SetUnixFileMode(root.Map(StateDirectory), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var sequence = All(root).Select(j => j.Record.Sequence).DefaultIfEmpty(0).Max() + 1;
+        var sequence = existing.Select(j => j.Record.Sequence).DefaultIfEmpty(0).Max() + 1;
         var directory = RunDirectory(root, id);
         Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Directory.CreateDirectory(Path.Combine(directory, "files"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -218,7 +219,6 @@ public sealed class RunJournal
         AtomicFile.WriteMapped(Path.Combine(_directory, "manifest.json"),
             JsonSerializer.SerializeToUtf8Bytes(Record with { Mac = Sign(_key, Record) }, HardenJson.Default.RunRecord), Private, 0, 0, durable);
 
-    /// <summary>Every run on the root, oldest first (by sequence, not by clock).</summary>
     /// <summary>Every run on the root whose manifest verifies, oldest first (by sequence, not by clock).</summary>
     public static IEnumerable<RunJournal> All(HostRoot root) => Scan(root).Valid;
 

@@ -68,5 +68,5 @@ public static class LockoutGuard
 
     private static bool IsSshdAddress(Address a) =>
         a.Kind is SshdConflictResource.GlobalKind or SshdConflictResource.MatchKind
-        || a.Kind is FileResource.Kind or BlockResource.Kind && Planner.IsSshdPath(a.Key.Split('#')[0]);
+        || a.Kind is FileResource.Kind or BlockResource.Kind && ResourceKinds.FileOf(a) is { } path && Planner.IsSshdPath(path);
 }

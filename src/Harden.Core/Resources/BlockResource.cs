@@ -49,8 +49,7 @@ public sealed class BlockResource(string module, string path, string content, st
 
     public static Task<RestoreOutcome> RestoreAsync(JournalEntry entry, IHostEffects fx, bool force, CancellationToken ct)
     {
-        var hash = entry.Address.Key.LastIndexOf('#');
-        var (path, module) = (entry.Address.Key[..hash], entry.Address.Key[(hash + 1)..]);
+        var (path, module) = TextFile.PathAndName(entry.Address);
         var file = fx.ReadFile(path);
         var text = TextFile.Read(file, path);
         var current = Current(text, module);

@@ -49,8 +49,7 @@ public sealed class KeyResource(string module, string path, string key, string v
 
     public static Task<RestoreOutcome> RestoreAsync(JournalEntry entry, IHostEffects fx, bool force, CancellationToken ct)
     {
-        var hash = entry.Address.Key.LastIndexOf('#');
-        var (path, key) = (entry.Address.Key[..hash], entry.Address.Key[(hash + 1)..]);
+        var (path, key) = TextFile.PathAndName(entry.Address);
         var file = fx.ReadFile(path);
         var text = TextFile.Read(file, path);
         var current = Current(text, key);

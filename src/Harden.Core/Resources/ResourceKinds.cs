@@ -31,7 +31,7 @@ public static class ResourceKinds
     public static string? FileOf(Address address) => address.Kind switch
     {
         FileResource.Kind => address.Key,
-        KeyResource.Kind or BlockResource.Kind => address.Key[..Math.Max(0, address.Key.LastIndexOf('#'))],
+        KeyResource.Kind or BlockResource.Kind when address.Key.Contains('#') => TextFile.PathAndName(address).Path,
         SshdConflictResource.GlobalKind or SshdConflictResource.MatchKind => address.Key[..Math.Max(0, address.Key.LastIndexOf(':'))],
         _ => null,
     };

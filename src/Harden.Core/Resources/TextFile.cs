@@ -31,6 +31,13 @@ internal static class TextFile
 
     public static string[] Lines(string text) => text.Split('\n');
 
+    /// <summary>The file and the name within it of a <c>PATH#NAME</c> address (keys, blocks).</summary>
+    public static (string Path, string Name) PathAndName(Address address)
+    {
+        var hash = address.Key.LastIndexOf('#');
+        return (address.Key[..hash], address.Key[(hash + 1)..]);
+    }
+
     public static string AppendLine(string text, string line) =>
         text.Length == 0 || text.EndsWith('\n') ? text + line + "\n" : text + "\n" + line + "\n";
 
