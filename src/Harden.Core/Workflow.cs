@@ -37,10 +37,10 @@ public static class Workflow
 
     public static Plan ReadSavedPlan(string path)
     {
-        if (!File.Exists(path)) throw new HardenException($"plan file '{path}' does not exist");
+        var bytes = Host.ContainedDirectory.ReadInput(path, 64UL << 20, "plan file");
         try
         {
-            var plan = JsonSerializer.Deserialize(File.ReadAllBytes(path), HardenJson.Default.Plan)
+            var plan = JsonSerializer.Deserialize(bytes, HardenJson.Default.Plan)
                 ?? throw new HardenException($"plan file '{path}' is empty");
             if (plan.FormatVersion != Plan.CurrentFormatVersion)
                 throw new HardenException($"plan file '{path}' has format_version {plan.FormatVersion}; this harden reads {Plan.CurrentFormatVersion}");

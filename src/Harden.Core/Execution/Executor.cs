@@ -176,8 +176,9 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
     /// <summary>sshd -t/-T refuse to run without /run/sshd, which exists only while the service runs.</summary>
     public void EnsurePrivilegeSeparationDirectory()
     {
-        var run = root.Map("/run/sshd");
-        if (root.FindSymlink("/run/sshd") is null && !Directory.Exists(run)) Directory.CreateDirectory(run);
+        // A link on the way is left alone: sshd -t then fails and says why.
+        if (!root.IsDirectory("/run/sshd") && root.IsDirectory("/run") && root.Stat("/run/sshd").Kind == EntryKind.Missing)
+            root.EnsureDirectory("/run/sshd", ContainedDirectory.FolderMode, 0, 0);
     }
 
     /// <summary>

@@ -98,30 +98,10 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
         AtomicFile.Delete(root, path);
     }
 
-    public IReadOnlyList<string> EnsureDirectory(string path, UnixFileMode mode, uint uid, uint gid)
-    {
-        var created = AtomicFile.CreateParents(root, path).ToList();
-        var target = root.Resolve(path);
-        if (!Directory.Exists(target))
-        {
-            if (File.Exists(target)) throw new HardenException($"{path} exists and is not a directory");
-            Directory.CreateDirectory(target);
-            created.Add(path);
-        }
-        Native.Chown(target, uid, gid);
-        // chmod after chown: chown clears setgid on some file systems.
-        File.SetUnixFileMode(target, mode);
-        Native.FsyncDirectory(Path.GetDirectoryName(target)!);
-        return created;
-    }
+    public IReadOnlyList<string> EnsureDirectory(string path, UnixFileMode mode, uint uid, uint gid) =>
+        root.EnsureDirectory(path, mode, uid, gid);
 
-    public bool RemoveEmptyDirectory(string path)
-    {
-        var mapped = root.Resolve(path);
-        if (!Directory.Exists(mapped) || Directory.EnumerateFileSystemEntries(mapped).Any()) return false;
-        Directory.Delete(mapped);
-        return true;
-    }
+    public bool RemoveEmptyDirectory(string path) => root.RemoveEmptyDirectory(path);
 
     public async Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken ct, bool retryable = false)
     {

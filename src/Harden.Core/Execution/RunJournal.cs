@@ -71,7 +71,10 @@ public sealed class RunJournal
     public const string RunsDirectory = StateDirectory + "/runs";
     public const int FormatVersion = 2;
     private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode PrivateFolder = Private | UnixFileMode.UserExecute;
 
+    private readonly HostRoot _root;
+    /// <summary>The run's folder as a target path (/var/lib/harden/runs/ID), reached through the root's handle.</summary>
     private readonly string _directory;
     private readonly object _gate = new();
 
@@ -80,8 +83,9 @@ public sealed class RunJournal
 
     private readonly byte[] _key;
 
-    private RunJournal(string directory, RunRecord record, byte[] key)
+    private RunJournal(HostRoot root, string directory, RunRecord record, byte[] key)
     {
+        _root = root;
         _directory = directory;
         Record = record;
         _key = key;
@@ -95,17 +99,16 @@ public sealed class RunJournal
     /// </summary>
     private static byte[] Key(HostRoot root, bool create)
     {
-        if (root.FindSymlink(KeyFile) is { } link) throw new HardenException($"refusing to use {root.Map(KeyFile)}: it is a symlink ({link})");
-        var path = root.Map(KeyFile);
-        if (File.Exists(path))
+        var (entry, content) = root.Read(KeyFile, 32);
+        if (entry.Kind == EntryKind.Symlink) throw new HardenException($"refusing to use {root.Map(KeyFile)}: it is a symlink");
+        if (entry.Kind != EntryKind.Missing)
         {
-            var (type, size) = Native.TypeAndSize(path);
-            if (type != Native.RegularFile || size != 32) throw new HardenException($"{path} is not harden's 32-byte journal key; move it away to start a new one");
-            return File.ReadAllBytes(path);
+            if (content is not { Length: 32 }) throw new HardenException($"{root.Map(KeyFile)} is not harden's 32-byte journal key; move it away to start a new one");
+            return content;
         }
         if (!create) return [];
         var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
-        AtomicFile.WriteMapped(path, key, Private, 0, 0);
+        root.Write(KeyFile, key, Private, 0, 0);
         return key;
     }
 
@@ -118,22 +121,20 @@ public sealed class RunJournal
     {
         var now = time.GetUtcNow();
         var id = $"{now:yyyyMMdd'T'HHmmss'Z'}-{Guid.NewGuid().ToString("N")[..6]}";
-        if (root.FindSymlink(RunsDirectory) is { } link)
-            throw new HardenException($"refusing to keep backups behind a symlink: {link}");
-        var runs = root.Map(RunsDirectory);
-        Directory.CreateDirectory(runs, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        File.SetUnixFileMode(root.Map(StateDirectory), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        // Each folder made (or re-moded) on its own handle; a link anywhere on the way is refused.
+        root.EnsureDirectory(StateDirectory, PrivateFolder, 0, 0);
+        root.EnsureDirectory(RunsDirectory, PrivateFolder, 0, 0);
         var sequence = existing.Select(j => j.Record.Sequence).DefaultIfEmpty(0).Max() + 1;
-        var directory = RunDirectory(root, id);
-        Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        Directory.CreateDirectory(Path.Combine(directory, "files"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var journal = new RunJournal(directory, new RunRecord(FormatVersion, id, sequence, plan.Profile, RunState.InProgress,
+        var directory = $"{RunsDirectory}/{id}";
+        root.EnsureDirectory(directory, PrivateFolder, 0, 0);
+        root.EnsureDirectory(directory + "/files", PrivateFolder, 0, 0);
+        var journal = new RunJournal(root, directory, new RunRecord(FormatVersion, id, sequence, plan.Profile, RunState.InProgress,
             Environment.ProcessId, now, null, [], [], plan.Handlers, false, null), Key(root, create: true));
         journal.Save();
         return journal;
     }
 
-    public static string RunDirectory(HostRoot root, string id) => root.Map(RunsDirectory) + "/" + id;
+    public static string RunDirectory(HostRoot root, string id) => root.Map($"{RunsDirectory}/{id}");
 
     /// <summary>Records that a resource is about to change (before anything is touched).</summary>
     public void Begin(Change change, bool derived = false) => Update(r =>
@@ -161,14 +162,13 @@ public sealed class RunJournal
     public FileBackup BackUp(HostRoot root, string path)
     {
         if (Backup(path) is { } existing) return existing;
-        RefuseLinkedFolder();
         var before = HostReader.ReadFile(root, path);
         if (before.Symlink is { } link) throw new HardenException($"refusing to write through a symlink: {link}");
         string? copy = null;
         if (before.Exists)
         {
             copy = $"files/{Record.Backups.Length:D4}";
-            AtomicFile.WriteMapped(Path.Combine(_directory, copy), before.Content, Private, 0, 0);
+            _root.Write($"{_directory}/{copy}", before.Content, Private, 0, 0);
         }
         var backup = new FileBackup(path, before.Exists, Planner.Octal(before.Mode), before.Uid, before.Gid, before.Sha256, copy,
             $"files/{Record.Backups.Length:D4}.written");
@@ -180,9 +180,8 @@ public sealed class RunJournal
     public void KeepWritten(string path, byte[] content)
     {
         if (Backup(path) is not { Written: { } copy }) return;
-        RefuseLinkedFolder();
-        var file = Path.Combine(_directory, copy);
-        if (!File.Exists(file)) AtomicFile.WriteMapped(file, content, Private, 0, 0, durable: false);
+        var file = $"{_directory}/{copy}";
+        if (_root.Stat(file).Kind == EntryKind.Missing) _root.Write(file, content, Private, 0, 0, durable: false);
     }
 
     public FileBackup? Backup(string path) => Record.Backups.FirstOrDefault(b => b.Path == path);
@@ -190,17 +189,10 @@ public sealed class RunJournal
     public byte[]? ReadCopy(string? copy)
     {
         if (copy is null || !Patterns.BackupName().IsMatch(copy)) return null;
-        RefuseLinkedFolder();
-        var file = Path.Combine(_directory, copy);
-        return File.Exists(file) && new FileInfo(file).LinkTarget is null ? File.ReadAllBytes(file) : null;
-    }
-
-    /// <summary>Backups live in the run's own files/ folder: a link planted there would lead reads and writes off the root.</summary>
-    private void RefuseLinkedFolder()
-    {
-        var files = Path.Combine(_directory, "files");
-        if (new DirectoryInfo(files).LinkTarget is { } target)
-            throw new HardenException($"refusing to use {files}: it is a symlink (to {target})");
+        // Backups live in the run's own files/ folder, read through the root's handle: a link planted
+        // there (or on the way) is refused rather than followed off the root.
+        var (_, content) = _root.Read($"{_directory}/{copy}", HostReader.MaxFileSize);
+        return content;
     }
 
     public void Finish(string state, DateTimeOffset when, string? error = null) =>
@@ -216,7 +208,7 @@ public sealed class RunJournal
     }
 
     private void Save(bool durable = true) =>
-        AtomicFile.WriteMapped(Path.Combine(_directory, "manifest.json"),
+        _root.Write($"{_directory}/manifest.json",
             JsonSerializer.SerializeToUtf8Bytes(Record with { Mac = Sign(_key, Record) }, HardenJson.Default.RunRecord), Private, 0, 0, durable);
 
     /// <summary>Every run on the root whose manifest verifies, oldest first (by sequence, not by clock).</summary>
@@ -227,45 +219,60 @@ public sealed class RunJournal
 
     public static (List<RunJournal> Valid, List<string> Refused) Scan(HostRoot root)
     {
-        var runs = root.Map(RunsDirectory);
-        if (!Directory.Exists(runs) || root.FindSymlink(RunsDirectory) is not null) return ([], []);
+        if (root.List(RunsDirectory) is not { } runs) return ([], []);
         var key = Key(root, create: false);
         var found = new List<RunJournal>();
         var refused = new List<string>();
-        foreach (var dir in Directory.EnumerateDirectories(runs).Order(StringComparer.Ordinal))
+        foreach (var (name, kind) in runs.OrderBy(r => r.Name, StringComparer.Ordinal))
         {
-            var manifest = Path.Combine(dir, "manifest.json");
-            // A folder with no manifest at all is a run killed before its first record: nothing to act on.
-            if (!File.Exists(manifest) && new FileInfo(manifest).LinkTarget is null) continue;
-            if (Verify(dir, manifest, key) is { } why)
+            var dir = $"{RunsDirectory}/{name}";
+            var manifest = $"{dir}/manifest.json";
+            if (kind != EntryKind.Directory)
             {
-                refused.Add($"{manifest}: {why}");
+                refused.Add($"{root.Map(manifest)}: the run folder is {(kind == EntryKind.Symlink ? "a symlink" : "not a folder")}");
                 continue;
             }
-            found.Add(new RunJournal(dir, JsonSerializer.Deserialize(File.ReadAllBytes(manifest), HardenJson.Default.RunRecord)!, key));
+            var (entry, content) = ReadManifest(root, manifest);
+            // A folder with no manifest at all is a run killed before its first record: nothing to act on.
+            if (entry.Kind == EntryKind.Missing) continue;
+            if (Verify(name, entry, content, key, out var record) is { } why)
+            {
+                refused.Add($"{root.Map(manifest)}: {why}");
+                continue;
+            }
+            found.Add(new RunJournal(root, dir, record!, key));
         }
         return ([.. found.OrderBy(j => j.Record.Sequence).ThenBy(j => j.RunId, StringComparer.Ordinal)], refused);
     }
 
-    /// <summary>Null when the run folder and its manifest are what harden wrote; else why not.</summary>
-    private static string? Verify(string dir, string manifest, byte[] key)
+    private static (Entry Entry, byte[]? Content) ReadManifest(HostRoot root, string manifest)
     {
-        if (new DirectoryInfo(dir).LinkTarget is not null) return "the run folder is a symlink";
-        if (!File.Exists(manifest)) return "no manifest (the run was interrupted before it began)";
-        if (new FileInfo(manifest).LinkTarget is not null) return "the manifest is a symlink";
-        var (type, size) = Native.TypeAndSize(manifest);
-        if (type != Native.RegularFile || size > 16 << 20) return "the manifest is not a regular file of sane size";
-        RunRecord? record;
         try
         {
-            record = JsonSerializer.Deserialize(File.ReadAllBytes(manifest), HardenJson.Default.RunRecord);
+            return root.Read(manifest, 16 << 20);
+        }
+        catch (PathBlockedException)
+        {
+            return (Entry.Missing with { Kind = EntryKind.Symlink }, null);
+        }
+    }
+
+    /// <summary>Null when the run folder and its manifest are what harden wrote; else why not.</summary>
+    private static string? Verify(string folder, Entry entry, byte[]? content, byte[] key, out RunRecord? record)
+    {
+        record = null;
+        if (entry.Kind == EntryKind.Symlink) return "the manifest is a symlink";
+        if (content is null) return "the manifest is not a regular file of sane size";
+        try
+        {
+            record = JsonSerializer.Deserialize(content, HardenJson.Default.RunRecord);
         }
         catch (Exception e) when (e is JsonException or HardenException)
         {
             return $"damaged ({e.Message})";
         }
         if (record is null) return "empty";
-        if (record.RunId != Path.GetFileName(dir)) return $"it names run '{Profiles.VariableDefinition.Printable(record.RunId)}', not its own folder";
+        if (record.RunId != folder) return $"it names run '{Profiles.VariableDefinition.Printable(record.RunId)}', not its own folder";
         if (key.Length == 0 || record.Mac is null || record.Mac != Sign(key, record))
             return "its signature does not verify: it was edited, or not written by harden on this root; harden will not act on it";
         if (record.Backups.Any(b => !Host.SafePath.IsAbsolute(b.Path) || b.Copy is not null && !Patterns.BackupName().IsMatch(b.Copy)

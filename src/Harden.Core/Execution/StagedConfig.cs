@@ -33,8 +33,7 @@ public sealed class StagedConfig(HostRoot root, ICommandRunner runner, Action<st
             candidates[edit.Path] = edit.Edit(current);
         }
 
-        var stage = root.Map(stageTarget);
-        Directory.CreateDirectory(stage, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        root.EnsureDirectory(stageTarget, PrivateFolder, 0, 0);
         try
         {
             var checker = new Validators(runner);
@@ -52,9 +51,15 @@ public sealed class StagedConfig(HostRoot root, ICommandRunner runner, Action<st
         }
         finally
         {
-            Directory.Delete(stage, recursive: true);
+            root.RemoveTree(stageTarget);
         }
     }
+
+    private const UnixFileMode PrivateFolder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>A staged copy: private, through the root's handle, not fsync'd (it is deleted after the check).</summary>
+    private void Stage(string target, string text) =>
+        root.Write(target, Encoding.UTF8.GetBytes(text), UnixFileMode.UserRead | UnixFileMode.UserWrite, 0, 0, durable: false);
 
     private string Read(string path) => HostReader.ReadFile(root, path) is { Exists: true } f ? Encoding.UTF8.GetString(f.Content) : "";
 
@@ -64,11 +69,12 @@ public sealed class StagedConfig(HostRoot root, ICommandRunner runner, Action<st
     {
         var stagedDir = $"{stageTarget}/{validator}";
         var stagedIncludes = $"{stagedDir}/{Path.GetFileName(includeDir)}";
-        Directory.CreateDirectory(root.Map(stagedIncludes));
+        root.EnsureDirectory(stagedDir, PrivateFolder, 0, 0);
+        root.EnsureDirectory(stagedIncludes, PrivateFolder, 0, 0);
         var files = new SortedSet<string>(StringComparer.Ordinal);
-        if (Directory.Exists(root.Map(includeDir)) && root.FindSymlink(includeDir) is null)
+        foreach (var (name, kind) in root.List(includeDir) ?? [])
         {
-            foreach (var f in Directory.EnumerateFiles(root.Map(includeDir), "*.conf")) files.Add(includeDir + "/" + Path.GetFileName(f));
+            if (kind != EntryKind.Directory && name.EndsWith(".conf", StringComparison.Ordinal)) files.Add(includeDir + "/" + name);
         }
         foreach (var path in candidates.Keys.Where(p => p.StartsWith(includeDir + "/", StringComparison.Ordinal) && p.EndsWith(".conf", StringComparison.Ordinal)))
             files.Add(path);
@@ -82,11 +88,11 @@ public sealed class StagedConfig(HostRoot root, ICommandRunner runner, Action<st
         foreach (var file in files)
         {
             var text = candidates.TryGetValue(file, out var c) ? c : Read(file);
-            await File.WriteAllTextAsync(root.Map($"{stagedIncludes}/{Path.GetFileName(file)}"), Repoint(text), ct);
+            Stage($"{stagedIncludes}/{Path.GetFileName(file)}", Repoint(text));
         }
         var mainText = Repoint(candidates.TryGetValue(main, out var m) ? m : Read(main));
         var stagedMain = $"{stagedDir}/{Path.GetFileName(main)}";
-        await File.WriteAllTextAsync(root.Map(stagedMain), mainText, ct);
+        Stage(stagedMain, mainText);
         report($"  checking the staged {validator} configuration ({validator switch { Planner.SshdValidator => "sshd -t -f", _ => "rsyslogd -N1 -f" }} {stagedMain})");
         return await checker.CheckAsync(validator, stagedMain, mainText, ct);
     }
@@ -98,7 +104,7 @@ public sealed class StagedConfig(HostRoot root, ICommandRunner runner, Action<st
         foreach (var path in paths)
         {
             var staged = $"{stageTarget}/{index++:D3}-{Path.GetFileName(path)}";
-            await File.WriteAllTextAsync(root.Map(staged), candidates[path], ct);
+            Stage(staged, candidates[path]);
             report($"  checking {path} ({validator})");
             if (await checker.CheckAsync(validator, staged, candidates[path], ct) is { } failure)
                 return failure.Replace(staged, path, StringComparison.Ordinal);

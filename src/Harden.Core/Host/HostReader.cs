@@ -11,7 +11,10 @@ public static class HostReader
 {
     public const string SshdConfig = "/etc/ssh/sshd_config";
     public const string SshdDropInDir = "/etc/ssh/sshd_config.d";
-    public const long MaxFileSize = 16L << 20;
+    private const string DpkgStatus = "/var/lib/dpkg/status";
+    public const ulong MaxFileSize = 16UL << 20;
+    /// <summary>dpkg's status file grows with the package count; far above any real one.</summary>
+    private const ulong MaxStatusSize = 512UL << 20;
 
     public static HostSnapshot Read(HostRoot root, IEnumerable<HostQuery> needs)
     {
@@ -45,27 +48,49 @@ public static class HostReader
 
     public static DirectoryState ReadDirectory(HostRoot root, string targetPath)
     {
-        if (root.FindSymlink(targetPath) is { } link) return DirectoryState.Missing with { Symlink = link };
-        var mapped = root.Map(targetPath);
-        var info = new DirectoryInfo(mapped);
-        if (!info.Exists) return File.Exists(mapped) ? DirectoryState.Missing with { NotADirectory = true } : DirectoryState.Missing;
-        var (uid, gid) = Native.Owner(mapped);
-        return new DirectoryState(true, File.GetUnixFileMode(mapped), uid, gid, null);
+        Entry entry;
+        try
+        {
+            entry = root.Stat(targetPath);
+        }
+        catch (PathBlockedException e)
+        {
+            return DirectoryState.Missing with { Symlink = e.Blocker };
+        }
+        return entry.Kind switch
+        {
+            EntryKind.Missing => DirectoryState.Missing,
+            EntryKind.Symlink => DirectoryState.Missing with { Symlink = $"{root.Map(targetPath)} (a symlink)" },
+            EntryKind.Directory => new DirectoryState(true, entry.Mode, entry.Uid, entry.Gid, null),
+            _ => DirectoryState.Missing with { NotADirectory = true },
+        };
     }
 
-    public static FileState ReadFile(HostRoot root, string targetPath)
+    /// <summary>
+    /// A managed file's bytes and metadata. Read through the root's handle, never through a link, and
+    /// only when it is a regular file of a sane size (a FIFO would block forever, a huge file would
+    /// exhaust memory): anything else is described, not read.
+    /// </summary>
+    public static FileState ReadFile(HostRoot root, string targetPath, ulong maxSize = MaxFileSize)
     {
-        var mapped = root.Map(targetPath);
-        if (root.FindSymlink(targetPath) is { } link)
-            return FileState.Missing with { Symlink = link };
-        var info = new FileInfo(mapped);
-        if (!info.Exists) return Directory.Exists(mapped) ? FileState.Missing with { Special = "a directory" } : FileState.Missing;
-        // Never open what is not a regular file (a FIFO would block forever) or could exhaust memory.
-        var (type, size) = Native.TypeAndSize(mapped);
-        if (type != Native.RegularFile) return FileState.Missing with { Special = type switch { 0x1000 => "a FIFO", 0xC000 => "a socket", 0x2000 or 0x6000 => "a device", _ => "not a regular file" } };
-        if (size > MaxFileSize) return FileState.Missing with { Special = $"a file of {size} bytes (harden manages files up to {MaxFileSize >> 20} MiB)" };
-        var (uid, gid) = Native.Owner(mapped);
-        return new FileState(true, File.ReadAllBytes(mapped), info.UnixFileMode, uid, gid, null);
+        Entry entry;
+        byte[]? content;
+        try
+        {
+            (entry, content) = root.Read(targetPath, maxSize);
+        }
+        catch (PathBlockedException e)
+        {
+            return FileState.Missing with { Symlink = e.Blocker };
+        }
+        return entry.Kind switch
+        {
+            EntryKind.Missing => FileState.Missing,
+            EntryKind.Symlink => FileState.Missing with { Symlink = $"{root.Map(targetPath)} (a symlink)" },
+            EntryKind.File when content is null => FileState.Missing with { Special = $"a file of {entry.Size} bytes (harden manages files up to {maxSize >> 20} MiB)" },
+            EntryKind.File => new FileState(true, content!, entry.Mode, entry.Uid, entry.Gid, null),
+            _ => FileState.Missing with { Special = entry.Describe() },
+        };
     }
 
     /// <summary>
@@ -105,12 +130,11 @@ public static class HostReader
         if (!SafePath.IsAbsolute(pattern)) return [];
         var slash = pattern.LastIndexOf('/');
         var (dir, name) = (slash == 0 ? "/" : pattern[..slash], pattern[(slash + 1)..]);
-        if (dir.IndexOfAny(['*', '?', '[']) >= 0 || root.FindSymlink(dir) is not null || !Directory.Exists(root.Map(dir))) return [];
+        if (dir.IndexOfAny(['*', '?', '[']) >= 0 || root.List(dir) is not { } entries) return [];
         var match = new System.Text.RegularExpressions.Regex("^" + System.Text.RegularExpressions.Regex.Escape(name)
             .Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$");
-        return Directory.EnumerateFileSystemEntries(root.Map(dir)).Select(Path.GetFileName).OfType<string>()
-            .Where(n => match.IsMatch(n)).Order(StringComparer.Ordinal).Select(n => (dir == "/" ? "" : dir) + "/" + n)
-            .Where(p => !Directory.Exists(root.Map(p)) || new FileInfo(root.Map(p)).LinkTarget is not null);
+        return entries.Where(e => e.Kind != EntryKind.Directory && match.IsMatch(e.Name)).Select(e => e.Name)
+            .Order(StringComparer.Ordinal).Select(n => (dir == "/" ? "" : dir) + "/" + n);
     }
 
     private static string Text(FileState f) => f.Exists ? Encoding.UTF8.GetString(f.Content) : "";
@@ -130,11 +154,10 @@ public static class HostReader
     /// <summary>Every package dpkg knows, with the status word of its Status line (installed, half-installed, config-files, …).</summary>
     public static ImmutableDictionary<string, string> ReadPackageStatus(HostRoot root)
     {
-        var status = root.Map("/var/lib/dpkg/status");
-        if (!File.Exists(status) || root.FindSymlink("/var/lib/dpkg/status") is not null) return ImmutableDictionary<string, string>.Empty;
+        if (Text(ReadFile(root, DpkgStatus, MaxStatusSize)) is not { Length: > 0 } status) return ImmutableDictionary<string, string>.Empty;
         var found = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
         string? package = null;
-        foreach (var line in File.ReadLines(status))
+        foreach (var line in status.Split('\n'))
         {
             if (line.StartsWith("Package: ", StringComparison.Ordinal)) package = line[9..].Trim();
             else if (line.StartsWith("Status: ", StringComparison.Ordinal) && package is not null) found[package] = line.Split(' ')[^1];
@@ -145,8 +168,7 @@ public static class HostReader
     /// <summary>Packages dpkg records as installed ("install ok installed"), with version and architecture.</summary>
     public static ImmutableDictionary<string, PackageInfo> ReadInstalledPackages(HostRoot root)
     {
-        var status = root.Map("/var/lib/dpkg/status");
-        if (!File.Exists(status) || root.FindSymlink("/var/lib/dpkg/status") is not null) return ImmutableDictionary<string, PackageInfo>.Empty;
+        if (Text(ReadFile(root, DpkgStatus, MaxStatusSize)) is not { Length: > 0 } status) return ImmutableDictionary<string, PackageInfo>.Empty;
         var installed = ImmutableDictionary.CreateBuilder<string, PackageInfo>(StringComparer.Ordinal);
         string? package = null, version = null, arch = null;
         var ok = false;
@@ -156,7 +178,7 @@ public static class HostReader
             package = version = arch = null;
             ok = false;
         }
-        foreach (var line in File.ReadLines(status))
+        foreach (var line in status.Split('\n'))
         {
             if (line.Length == 0) Flush();
             else if (line.StartsWith("Package: ", StringComparison.Ordinal)) package = line[9..].Trim();

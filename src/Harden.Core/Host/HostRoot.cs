@@ -1,17 +1,24 @@
 namespace Harden.Host;
 
 /// <summary>
-/// The file system a run works on: <c>/</c> for the live host, or an offline image root. Every
-/// target path goes through <see cref="Resolve"/>, which keeps it inside the root and refuses
-/// symlinks anywhere on the way, so a link planted in an image can never redirect a write
-/// onto the real host's files.
+/// The file system a run works on: <c>/</c> for the live host, or an offline image root. The root is
+/// opened once; every target path is then reached from that handle by <see cref="ContainedDirectory"/>,
+/// one component at a time and never through a symlink, so a link planted in an image (or swapped in
+/// while harden runs) can never redirect a read or a write onto the real host's files.
 /// </summary>
 public sealed record HostRoot
 {
     public string Path { get; }
     public bool IsLive => Path == "/";
 
-    private HostRoot(string path) => Path = path;
+    /// <summary>Every read and write under the root goes through this handle.</summary>
+    public ContainedDirectory Files { get; }
+
+    private HostRoot(string path, ContainedDirectory files)
+    {
+        Path = path;
+        Files = files;
+    }
 
     public static HostRoot Open(string? root)
     {
@@ -25,39 +32,70 @@ public sealed record HostRoot
         // The root itself may be reached through a link (e.g. /mnt/image -> /srv/img); use its real path.
         var real = dir.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? full;
         real = real.Length > 1 ? real.TrimEnd('/') : real;
-        return new HostRoot(real);
-    }
-
-    /// <summary>Maps an absolute target path (as seen inside the root) to a path on this machine.</summary>
-    public string Map(string targetPath)
-    {
-        if (!SafePath.IsAbsolute(targetPath))
-            throw new HardenException($"path '{targetPath}' must be absolute, without '.' or '..'");
-        return IsLive ? targetPath : Path + targetPath;
+        return new HostRoot(real, ContainedDirectory.Open(real));
     }
 
     /// <summary>
-    /// The first symlink among the path's existing components (including the file itself), or null.
+    /// Maps an absolute target path (as seen inside the root) to a path on this machine: for messages,
+    /// and for programs that take a path. harden's own reads and writes use <see cref="Files"/>.
     /// </summary>
-    public string? FindSymlink(string targetPath)
+    public string Map(string targetPath)
     {
-        var current = IsLive ? "" : Path;
-        foreach (var part in targetPath.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            current += "/" + part;
-            var info = new FileInfo(current);
-            if (info.LinkTarget is { } target) return $"{current} -> {target}";
-            if (!info.Exists && !Directory.Exists(current)) return null;
-        }
-        return null;
+        var relative = Relative(targetPath);
+        return IsLive ? "/" + relative : relative.Length == 0 ? Path : Path + "/" + relative;
     }
 
-    /// <summary>Maps and checks a path that is about to be written or deleted.</summary>
-    public string Resolve(string targetPath)
+    /// <summary>A target path ("/etc/x") as a path below the root handle ("etc/x").</summary>
+    public static string Relative(string targetPath)
     {
-        var mapped = Map(targetPath);
-        if (FindSymlink(targetPath) is { } link)
-            throw new HardenException($"refusing to write through a symlink: {link}");
-        return mapped;
+        if (!SafePath.IsAbsolute(targetPath))
+            throw new HardenException($"path '{targetPath}' must be absolute, without '.' or '..'");
+        return string.Join('/', targetPath.Split('/', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    public Entry Stat(string targetPath) => Files.Stat(Relative(targetPath));
+
+    /// <summary>A regular file's bytes (null for anything else, or above <paramref name="maxSize"/>), never through a link.</summary>
+    public (Entry Entry, byte[]? Content) Read(string targetPath, ulong maxSize) => Files.Read(Relative(targetPath), maxSize);
+
+    public void Write(string targetPath, ReadOnlySpan<byte> content, UnixFileMode mode, uint uid, uint gid, bool durable = true) =>
+        Files.Write(Relative(targetPath), content, mode, uid, gid, durable);
+
+    public bool Delete(string targetPath) => Files.Delete(Relative(targetPath));
+
+    /// <returns>Target paths of the folders it created, outermost first.</returns>
+    public IReadOnlyList<string> CreateParents(string targetPath) => [.. Files.CreateParents(Relative(targetPath)).Select(r => "/" + r)];
+
+    /// <returns>Target paths of the folders it created, outermost first.</returns>
+    public IReadOnlyList<string> EnsureDirectory(string targetPath, UnixFileMode mode, uint uid, uint gid) =>
+        [.. Files.EnsureDirectory(Relative(targetPath), mode, uid, gid).Select(r => "/" + r)];
+
+    public bool RemoveEmptyDirectory(string targetPath) => Files.RemoveEmptyDirectory(Relative(targetPath));
+
+    public void RemoveTree(string targetPath) => Files.RemoveTree(Relative(targetPath));
+
+    /// <summary>A folder's entries; null when it is missing, a link, not a folder, or reached through a link.</summary>
+    public IReadOnlyList<(string Name, EntryKind Kind)>? List(string targetPath)
+    {
+        try
+        {
+            return Files.List(Relative(targetPath));
+        }
+        catch (PathBlockedException)
+        {
+            return null;
+        }
+    }
+
+    public bool IsDirectory(string targetPath)
+    {
+        try
+        {
+            return Stat(targetPath).Kind == EntryKind.Directory;
+        }
+        catch (PathBlockedException)
+        {
+            return false;
+        }
     }
 }

@@ -17,27 +17,21 @@ public static class ServiceReader
         if (wanted.Count == 0) return ImmutableDictionary<string, string>.Empty;
         // Every *.wants / *.requires link under /etc/systemd/system, read once.
         var links = new HashSet<string>(StringComparer.Ordinal);
-        var admin = root.Map(Admin);
-        if (Directory.Exists(admin) && root.FindSymlink(Admin) is null)
+        foreach (var (name, kind) in root.List(Admin) ?? [])
         {
-            foreach (var dir in Directory.EnumerateDirectories(admin))
-            {
-                var name = Path.GetFileName(dir);
-                if (!name.EndsWith(".wants", StringComparison.Ordinal) && !name.EndsWith(".requires", StringComparison.Ordinal)) continue;
-                if (new DirectoryInfo(dir).LinkTarget is not null) continue;
-                foreach (var link in Directory.EnumerateFileSystemEntries(dir)) links.Add(Path.GetFileName(link));
-            }
+            if (kind != EntryKind.Directory || !name.EndsWith(".wants", StringComparison.Ordinal) && !name.EndsWith(".requires", StringComparison.Ordinal)) continue;
+            foreach (var (link, _) in root.List($"{Admin}/{name}") ?? []) links.Add(link);
         }
         return wanted.ToImmutableDictionary(u => u, u => StateOf(root, u, links), StringComparer.Ordinal);
     }
 
     private static string StateOf(HostRoot root, string unit, HashSet<string> links)
     {
-        var adminEntry = new FileInfo(root.Map($"{Admin}/{unit}"));
-        if (adminEntry.LinkTarget == "/dev/null") return "masked";
+        if (!SafePath.IsRelative(unit) || unit.Contains('/', StringComparison.Ordinal)) return "absent";
+        // A masked unit is a link to /dev/null; the link is read, never followed.
+        if (root.Stat($"{Admin}/{unit}").Kind == EntryKind.Symlink && root.Files.ReadLink(HostRoot.Relative($"{Admin}/{unit}")) == "/dev/null") return "masked";
         // Names only, never following a link: a unit file that is a symlink must not lead outside the root.
-        if (!UnitDirectories.Any(d => root.FindSymlink(d) is null && Directory.Exists(root.Map(d))
-                && Directory.EnumerateFileSystemEntries(root.Map(d), unit).Any()))
+        if (!UnitDirectories.Any(d => root.List(d)?.Any(e => e.Name == unit) == true))
             return "absent";
         return links.Contains(unit) ? "enabled" : "disabled";
     }

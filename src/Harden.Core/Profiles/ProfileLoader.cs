@@ -22,6 +22,9 @@ public sealed class ProfileLoader(IProfileSource source)
         {
             var full = Path.GetFullPath(nameOrPath);
             if (!File.Exists(full)) throw new HardenException($"profile file '{nameOrPath}' does not exist");
+            // The operator's own path may be a link; its folder is where the profile really lives (and
+            // where its 'extends' are looked up), read from then on through a handle, never via links.
+            full = new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? full;
             var dir = Path.GetDirectoryName(full)!;
             var loader = new ProfileLoader(new LayeredProfileSource(new DirectoryProfileSource(dir), EmbeddedProfileSource.Instance));
             return loader.LoadNamed(Path.GetFileNameWithoutExtension(full));

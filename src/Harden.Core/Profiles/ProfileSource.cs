@@ -30,23 +30,32 @@ public sealed class EmbeddedProfileSource : IProfileSource
             .Order(StringComparer.Ordinal)];
 }
 
-/// <summary>Profiles in one folder; names never leave it.</summary>
+/// <summary>Profiles in one folder, read through a handle on it: names never leave it, links are never followed.</summary>
 public sealed class DirectoryProfileSource(string directory) : IProfileSource
 {
-    public string Directory { get; } = Path.GetFullPath(directory);
+    private const ulong MaxProfileSize = 1 << 20;
+    private readonly Host.ContainedDirectory _folder = Host.ContainedDirectory.Open(Path.GetFullPath(directory));
+
+    public string Directory => _folder.Path;
 
     public (string Text, string Origin)? TryRead(string name)
     {
         foreach (var ext in (string[])[".yaml", ".yml"])
         {
-            var path = Path.Combine(Directory, name + ext);
-            if (File.Exists(path)) return (File.ReadAllText(path), path);
+            var file = name + ext;
+            if (!Host.SafePath.IsRelative(file) || file.Contains('/', StringComparison.Ordinal)) return null;
+            var (entry, content) = _folder.Read(file, MaxProfileSize);
+            if (entry.Kind == Host.EntryKind.Missing) continue;
+            if (content is null)
+                throw new HardenException($"profile '{_folder.Show(file)}' is {(entry.Kind == Host.EntryKind.File ? "larger than 1 MiB" : entry.Describe())}; profiles are read only from regular files");
+            return (System.Text.Encoding.UTF8.GetString(content), _folder.Show(file));
         }
         return null;
     }
 
     public IReadOnlyList<string> Names() =>
-        [.. System.IO.Directory.EnumerateFiles(Directory, "*.y*ml").Select(p => Path.GetFileNameWithoutExtension(p)!).Order(StringComparer.Ordinal)];
+        [.. (_folder.List("") ?? []).Where(e => e.Kind == Host.EntryKind.File && (e.Name.EndsWith(".yaml", StringComparison.Ordinal) || e.Name.EndsWith(".yml", StringComparison.Ordinal)))
+            .Select(e => Path.GetFileNameWithoutExtension(e.Name)).Order(StringComparer.Ordinal)];
 }
 
 /// <summary>Looks in each source in turn: a folder's own profiles first, then the shipped ones.</summary>

@@ -23,33 +23,39 @@ public sealed class EmbeddedTemplateSource : ITemplateSource
 }
 
 /// <summary>
-/// Templates in a folder (<c>--templates DIR</c>), over the built-in ones. A name that would resolve
-/// outside the folder, directly or through a symlink, is refused.
+/// Templates in a folder (<c>--templates DIR</c>), over the built-in ones, read through a handle on
+/// the folder like every path under a root: a name with ".." or a link anywhere below the folder (a
+/// linked sub-folder would pull in any file on the host) is refused, and only regular files of a sane
+/// size are read.
 /// </summary>
 public sealed class DirectoryTemplateSource(string directory, ITemplateSource fallback) : ITemplateSource
 {
-    private readonly string _root = Path.GetFullPath(directory).TrimEnd('/');
+    private const ulong MaxTemplateSize = 1 << 20;
+    private readonly Host.ContainedDirectory _folder = Host.ContainedDirectory.Open(Path.GetFullPath(directory).TrimEnd('/'));
 
     public string? TryRead(string name)
     {
-        var full = Path.GetFullPath(Path.Combine(_root, name));
-        if (!full.StartsWith(_root + "/", StringComparison.Ordinal))
-            throw new HardenException($"template '{name}' escapes the templates folder {_root}");
-        // No link anywhere below the folder (a linked sub-folder would pull in any file on the host),
-        // and only regular files of a sane size.
-        var current = _root;
-        foreach (var part in name.Split('/'))
+        if (!Host.SafePath.IsRelative(name))
+            throw new HardenException($"template '{name}' escapes the templates folder {_folder.Path}");
+        Host.Entry entry;
+        byte[]? content;
+        try
         {
-            current += "/" + part;
-            var info = new FileInfo(current);
-            if (info.LinkTarget is not null)
-                throw new HardenException($"template '{name}': {current} is a symlink; templates are read only from real files inside {_root}");
-            if (!info.Exists && !Directory.Exists(current)) return fallback.TryRead(name);
+            (entry, content) = _folder.Read(name, MaxTemplateSize);
         }
-        if (Directory.Exists(full)) throw new HardenException($"template '{name}' is a folder in {_root}");
-        var (type, size) = Host.Native.TypeAndSize(full);
-        if (type != Host.Native.RegularFile || size > 1 << 20)
-            throw new HardenException($"template '{name}' in {_root} is not a regular file of at most 1 MiB");
-        return File.ReadAllText(full);
+        catch (Host.PathBlockedException e)
+        {
+            throw new HardenException(e.Blocker.Contains(" -> ", StringComparison.Ordinal)
+                ? $"template '{name}': {e.Blocker} is a symlink; templates are read only from real files inside {_folder.Path}"
+                : $"template '{name}': {e.Message}");
+        }
+        return entry.Kind switch
+        {
+            Host.EntryKind.Missing => fallback.TryRead(name),
+            Host.EntryKind.Symlink => throw new HardenException($"template '{name}': {_folder.Show(name)} is a symlink; templates are read only from real files inside {_folder.Path}"),
+            Host.EntryKind.Directory => throw new HardenException($"template '{name}' is a folder in {_folder.Path}"),
+            _ when content is null => throw new HardenException($"template '{name}' in {_folder.Path} is not a regular file of at most 1 MiB"),
+            _ => System.Text.Encoding.UTF8.GetString(content),
+        };
     }
 }
