@@ -55,6 +55,7 @@ internal static class ProfilesCommand
             if (m.Packages.Length > 0) sb.Append($"  {"",-16} packages: {string.Join(", ", m.Packages)}\n");
             if (m.AbsentPackages.Length > 0) sb.Append($"  {"",-16} packages removed if present: {string.Join(", ", m.AbsentPackages)}\n");
             if (m.Requires.Length > 0) sb.Append($"  {"",-16} only when set: {string.Join(", ", m.Requires)}\n");
+            if (m.Unless.Length > 0) sb.Append($"  {"",-16} skipped when set: {string.Join(", ", m.Unless)}\n");
         }
         return sb.ToString();
     }

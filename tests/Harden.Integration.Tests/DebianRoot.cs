@@ -13,7 +13,7 @@ public sealed class DebianRoot : IDisposable
 {
     public const string Suite = "bookworm";
     public static readonly string[] Packages =
-        ["systemd", "openssh-server", "auditd", "libpam-pwquality", "rsyslog", "rsyslog-gnutls", "sudo", "passwd", "procps"];
+        ["systemd", "openssh-server", "auditd", "audispd-plugins", "libpam-pwquality", "cracklib-runtime", "pamtester", "chrony", "rsyslog", "rsyslog-gnutls", "sudo", "passwd", "procps"];
 
     private static readonly SemaphoreSlim BuildGate = new(1, 1);
     private static string? _tarball;
@@ -123,6 +123,13 @@ public sealed class DebianRoot : IDisposable
     public Task<BufferedCommandResult> Chroot(params string[] argv) =>
         CliWrap.Cli.Wrap("chroot").WithArguments([Path, .. argv])
             .WithEnvironmentVariables(e => e.Set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").Set("LC_ALL", "C"))
+            .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+
+    /// <summary>Runs a command inside the root with <paramref name="input"/> on its standard input (chpasswd, pamtester).</summary>
+    public Task<BufferedCommandResult> ChrootWithInput(string input, params string[] argv) =>
+        CliWrap.Cli.Wrap("chroot").WithArguments([Path, .. argv])
+            .WithEnvironmentVariables(e => e.Set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").Set("LC_ALL", "C"))
+            .WithStandardInputPipe(CliWrap.PipeSource.FromString(input))
             .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
 
     /// <summary>The effective sshd configuration, as <c>sshd -T</c> inside the root reports it.</summary>

@@ -30,7 +30,13 @@ public sealed partial record DesiredState(
             var unset = module.Requires.Where(r => variables[r].IsEmpty).ToList();
             if (unset.Count > 0)
             {
-                skipped.Add(new SkippedModule(module.Id, $"{string.Join(", ", unset)} is not set (--set {unset[0]}=…)"));
+                var hint = variables[unset[0]] is VariableValue.Flag ? "true" : "…";
+                skipped.Add(new SkippedModule(module.Id, $"{string.Join(", ", unset)} is not set (--set {unset[0]}={hint})"));
+                continue;
+            }
+            if (module.Unless.FirstOrDefault(u => !variables[u].IsEmpty) is { } allowed)
+            {
+                skipped.Add(new SkippedModule(module.Id, $"{allowed} is set"));
                 continue;
             }
             active.Add(module);
@@ -77,6 +83,15 @@ public sealed partial record DesiredState(
             if (body.Split('\n').Any(l => l.StartsWith("# BEGIN harden ", StringComparison.Ordinal) || l.StartsWith("# END harden ", StringComparison.Ordinal)))
                 throw new HardenException($"module '{id}': block template {b.Template} contains harden's own markers");
             foreach (var path in Paths(b.Path)) yield return new BlockResource(id, path, body, b.Position, b.Validator);
+        }
+        if (module.AccountAging is { } aging)
+        {
+            int Days(string text, string what) =>
+                int.TryParse(Text(text, what), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var days) && days <= 99999
+                    ? days
+                    : throw new HardenException($"module '{id}': account_aging {what} must render to a whole number of days (0..99999)");
+            var extra = aging.ExtraUsersFrom is { } ev && variables.TryGetValue(ev, out var ex) && ex is VariableValue.List el ? el.Items : [];
+            yield return new AccountAgingResource(id, Days(aging.MinDays, "min_days"), Days(aging.MaxDays, "max_days"), Days(aging.WarnDays, "warn_days"), [.. extra]);
         }
         foreach (var s in module.Services) yield return new ServiceResource(id, s.Name, s.State);
         foreach (var package in module.AbsentPackages) yield return new PackageResource(id, package, present: false);

@@ -35,6 +35,9 @@ public static class Planner
         }
         var changes = Order(resources).Select(r => r.Plan(host)).ToImmutableArray();
         CheckOwners(changes, host);
+        // "-e 2" locks the loaded rules until a reboot: say so before anyone applies it.
+        if (resources.OfType<FileResource>().FirstOrDefault(f => f.Validator == "audit" && f.Content.Split('\n').Any(l => l.Trim() == "-e 2")) is { } immutable)
+            warnings.Add($"{immutable.Path} makes the audit rules immutable (-e 2): once loaded, every rule change (a later apply, a rollback) needs a reboot to take effect");
 
         var changedModules = changes.Where(c => c.IsChange).Select(c => c.Module).ToHashSet(StringComparer.Ordinal);
         var validators = changes.Where(c => c.IsChange).Select(c => c.Resource switch

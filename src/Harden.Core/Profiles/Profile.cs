@@ -28,6 +28,12 @@ public sealed record ManagedBlock(string Path, string Template, string Position,
 /// <summary>A directory with owner, group and mode (setgid allowed). <see cref="Path"/> may be a <c>{{ list }}</c> variable.</summary>
 public sealed record ManagedDirectory(string Path, string Owner, string Group, UnixFileMode Mode);
 
+/// <summary>
+/// Password aging for accounts that exist already (human accounts, plus the users a list variable
+/// names); each value may name variables and must render to a whole number of days.
+/// </summary>
+public sealed record ManagedAging(string MinDays, string MaxDays, string WarnDays, string? ExtraUsersFrom);
+
 /// <summary>A systemd unit that must be enabled, disabled or masked.</summary>
 public sealed record ManagedService(string Name, string State);
 
@@ -64,6 +70,10 @@ public sealed record Module(
     public ImmutableArray<ManagedDirectory> Directories { get; init; } = [];
     public ImmutableArray<string> AbsentPackages { get; init; } = [];
     public ImmutableArray<ManagedService> Services { get; init; } = [];
+    public ManagedAging? AccountAging { get; init; }
+
+    /// <summary>Variables that turn the module off when set (a flag that is on, a non-empty value): <c>allow_ftp</c>.</summary>
+    public ImmutableArray<string> Unless { get; init; } = [];
 }
 
 public sealed record Profile(

@@ -116,15 +116,15 @@ public sealed class ProfileLoader(IProfileSource source)
                 if (!profile.Handlers.ContainsKey(h))
                     throw new HardenException($"{origin}: module '{m.Id}' names handler '{h}', which is not defined (defined: {string.Join(", ", profile.Handlers.Keys.Order())})");
             }
-            foreach (var r in m.Requires.Append(m.GroupsFrom).Append(m.MembersFrom).OfType<string>())
+            foreach (var r in m.Requires.Append(m.GroupsFrom).Append(m.MembersFrom).Append(m.AccountAging?.ExtraUsersFrom).Concat(m.Unless).OfType<string>())
             {
                 if (profile.FindVariable(r) is null)
                     throw new HardenException($"{origin}: module '{m.Id}' refers to variable '{r}', which is not declared");
             }
-            foreach (var g in new[] { m.GroupsFrom, m.MembersFrom }.OfType<string>())
+            foreach (var g in new[] { m.GroupsFrom, m.MembersFrom, m.AccountAging?.ExtraUsersFrom }.OfType<string>())
             {
                 if (profile.FindVariable(g)!.Type != VariableType.Names)
-                    throw new HardenException($"{origin}: module '{m.Id}': groups_from and members_from must name variables of type names");
+                    throw new HardenException($"{origin}: module '{m.Id}': groups_from, members_from and extra_users_from must name variables of type names");
             }
         }
     }
@@ -240,7 +240,7 @@ internal sealed record ProfileDocument(
     private static Module ParseModule(Reader r, YamlMappingNode m)
     {
         r.OnlyKeys(m, "id", "title", "citations", "files", "keys", "blocks", "directories", "packages", "absent_packages",
-            "services", "groups_from", "members_from", "requires", "handlers", "verify");
+            "services", "groups_from", "members_from", "requires", "handlers", "verify", "account_aging", "unless");
         var id = r.RequiredScalar(m, "id");
         var files = ImmutableArray.CreateBuilder<ManagedFile>();
         foreach (var f in r.Mappings(m, "files", $"file of module '{id}'"))
@@ -283,6 +283,13 @@ internal sealed record ProfileDocument(
             if (!Patterns.UnitName().IsMatch(name)) throw r.Error(sv, $"module '{id}': '{name}' is not a systemd unit name");
             services.Add(new ManagedService(name, Known(r, sv, "state", KnownNames.ServiceStates, id) ?? "enabled"));
         }
+        ManagedAging? aging = null;
+        if (r.Optional<YamlMappingNode>(m, "account_aging") is { } a)
+        {
+            r.OnlyKeys(a, "min_days", "max_days", "warn_days", "extra_users_from");
+            aging = new ManagedAging(r.RequiredScalar(a, "min_days"), r.RequiredScalar(a, "max_days"), r.RequiredScalar(a, "warn_days"),
+                r.OptionalScalar(a, "extra_users_from"));
+        }
         foreach (var package in r.List(m, "packages").Concat(r.List(m, "absent_packages")))
         {
             if (!Patterns.PackageName().IsMatch(package)) throw r.Error(m, $"module '{id}': '{package}' is not a Debian package name");
@@ -296,6 +303,8 @@ internal sealed record ProfileDocument(
             Directories = directories.ToImmutable(),
             AbsentPackages = r.List(m, "absent_packages"),
             Services = services.ToImmutable(),
+            AccountAging = aging,
+            Unless = r.List(m, "unless"),
         };
     }
 

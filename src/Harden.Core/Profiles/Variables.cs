@@ -112,10 +112,11 @@ public abstract record VariableValue
         public override int GetHashCode() => Items.Length;
     }
 
-    /// <summary>True when the value is "not set": empty text or an empty list.</summary>
+    /// <summary>True when the value is "not set": empty text, an empty list, or a flag that is off.</summary>
     public bool IsEmpty => this switch
     {
         Text t => t.Value.Length == 0,
+        Flag f => !f.Value,
         List l => l.Items.IsEmpty,
         _ => false,
     };

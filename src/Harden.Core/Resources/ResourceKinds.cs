@@ -20,6 +20,7 @@ public static class ResourceKinds
         [SshdConflictResource.GlobalKind] = SshdConflictResource.RestoreAsync,
         [SshdConflictResource.MatchKind] = SshdConflictResource.RestoreAsync,
         [ServiceResource.Kind] = ServiceResource.RestoreAsync,
+        [AccountAgingResource.Kind] = AccountAgingResource.RestoreAsync,
     }.ToImmutableDictionary();
 
     public static Restorer RestorerFor(Address address) =>
@@ -48,7 +49,7 @@ public static class ResourceKinds
         DirectoryResource => 3,
         FileResource or KeyResource or BlockResource => 4,
         SshdConflictResource => 5,
-        ServiceResource => 6,
+        ServiceResource or AccountAgingResource => 6,
         _ => 7,
     };
 }

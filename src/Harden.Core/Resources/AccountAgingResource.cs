@@ -1,0 +1,104 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Text;
+using Harden.Execution;
+using Harden.Host;
+
+namespace Harden.Resources;
+
+/// <summary>
+/// Password aging of the accounts that exist already: login.defs only applies to accounts made after
+/// it changes. Human accounts (UID 1000–59999 with a login shell) and any listed extra users get the
+/// wanted minimum, maximum and warning days through <c>chage</c>; the shadow file is never written
+/// back whole. State is one "min:max:warn" value per account, so the plan lists each account with its
+/// old values and restore sets exactly those back (an empty field is <c>-1</c> to chage).
+/// </summary>
+public sealed class AccountAgingResource(string module, int minDays, int maxDays, int warnDays, ImmutableArray<string> extraUsers) : IResource
+{
+    public const string Kind = "aging";
+    private const string Shadow = "/etc/shadow";
+    private const uint FirstHumanUid = 1000, LastHumanUid = 59999;
+
+    // chage refreshes shadow-utils' backup copy.
+    private static readonly string[] ToolBackups = ["/etc/shadow-"];
+
+    public Address Address { get; } = new(Kind, "accounts");
+    public string Module => module;
+    public IEnumerable<HostQuery> Needs => [new(HostQueryKind.File, Shadow)];
+    public IEnumerable<Address> DependsOn => [];
+
+    private string Wanted => string.Create(CultureInfo.InvariantCulture, $"{minDays}:{maxDays}:{warnDays}");
+
+    /// <summary>The accounts aging applies to, as the host has them now.</summary>
+    private IEnumerable<string> Accounts(IEnumerable<UserAccount> users) =>
+        users.Where(u => u.Uid is >= FirstHumanUid and <= LastHumanUid && u.CanLogIn || extraUsers.Contains(u.Name))
+            .Select(u => u.Name).Distinct().Order(StringComparer.Ordinal);
+
+    /// <summary>"min:max:warn" per account in /etc/shadow (fields 4 to 6), exactly as written (empty when unset).</summary>
+    internal static ImmutableSortedDictionary<string, string> Aging(string shadow) =>
+        shadow.Split('\n').Select(l => l.Split(':')).Where(p => p.Length >= 6 && p[0].Length > 0)
+            .GroupBy(p => p[0]).ToImmutableSortedDictionary(g => g.Key, g => $"{g.First()[3]}:{g.First()[4]}:{g.First()[5]}", StringComparer.Ordinal);
+
+    public Change Plan(HostSnapshot host)
+    {
+        var shadow = host.File(Shadow);
+        if (!shadow.Exists)
+            return new Change(Address, module, ChangeAction.NoOp, null, null, "") { Resource = this };
+        var aging = Aging(Encoding.UTF8.GetString(shadow.Content));
+        var accounts = Accounts(host.Users).Where(aging.ContainsKey).ToList();
+        var before = State.Of([.. accounts.Select(a => (a, aging[a]))]);
+        var after = State.Of([.. accounts.Select(a => (a, Wanted))]);
+        var differ = accounts.Where(a => aging[a] != Wanted).ToList();
+        return differ.Count == 0
+            ? new Change(Address, module, ChangeAction.NoOp, before, after, "") { Resource = this }
+            : new Change(Address, module, ChangeAction.Update, before, after,
+                $"set password aging {Wanted} (min:max:warn days) for {string.Join(", ", differ.Select(a => $"{a} (was {Show(aging[a])})"))}") { Resource = this };
+    }
+
+    private static string Show(string aging) => aging == "::" ? "unset" : aging;
+
+    public async Task<ImmutableSortedDictionary<string, string>?> ApplyAsync(Change change, IHostEffects fx, CancellationToken ct)
+    {
+        foreach (var backup in ToolBackups) fx.PreserveDerived(backup, module);
+        foreach (var (account, value) in change.After ?? ImmutableSortedDictionary<string, string>.Empty)
+        {
+            if (change.Before.Get(account) == value) continue;
+            await ChageAsync(fx, account, value, ct);
+        }
+        var now = Aging(Text(fx));
+        return State.Of([.. (change.After ?? ImmutableSortedDictionary<string, string>.Empty).Keys.Where(now.ContainsKey).Select(a => (a, now[a]))]);
+    }
+
+    private static string Text(IHostEffects fx) => fx.ReadFile(Shadow) is { Exists: true } f ? Encoding.UTF8.GetString(f.Content) : "";
+
+    private static async Task ChageAsync(IHostEffects fx, string account, string value, CancellationToken ct)
+    {
+        var parts = value.Split(':');
+        string Days(string field) => field.Length == 0 ? "-1" : field;
+        var result = await fx.RunAsync(["chage", "-m", Days(parts[0]), "-M", Days(parts[1]), "-W", Days(parts[2]), "--", account], ct);
+        if (!result.Succeeded) throw new HardenException($"chage {account} failed (exit {result.ExitCode}): {result.Message}");
+    }
+
+    public static async Task<RestoreOutcome> RestoreAsync(JournalEntry entry, IHostEffects fx, bool force, CancellationToken ct)
+    {
+        if (entry.Before is null) return RestoreOutcome.Nothing;
+        var now = Aging(Text(fx));
+        var kept = new List<string>();
+        var restored = false;
+        foreach (var (account, before) in entry.Before)
+        {
+            if (!now.TryGetValue(account, out var current) || current == before) continue;
+            // Someone set other values since the run: theirs stay unless forced.
+            if (!force && entry.After.Get(account) is { } reached && current != reached)
+            {
+                kept.Add($"{account} is {Show(current)} now, not the {Show(reached)} harden set");
+                continue;
+            }
+            await ChageAsync(fx, account, before, ct);
+            restored = true;
+        }
+        return kept.Count > 0
+            ? new RestoreOutcome(restored, Kept: $"password aging: {string.Join("; ", kept)}; kept (rollback --force sets the old values back)")
+            : new RestoreOutcome(restored);
+    }
+}
