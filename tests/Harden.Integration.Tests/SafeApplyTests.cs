@@ -26,9 +26,10 @@ public sealed class SafeApplyTests : RootTest
     [TestCase("audit/hipaa.rules.sbn", "-a always,exit -F arch=b64 -S notasyscall -k x\n", "syscall 'notasyscall' is unknown for b64")]
     [TestCase("rsyslog/60-hipaa-remote.conf.sbn", "action(type=\"omfwd\" target=\"{{ log_server }}\" nosuchparameter=\"1\")\n", "rsyslogd -N1 failed")]
     [TestCase("profile.d/hipaa-timeout.sh.sbn", "if then fi\n", "sh -n failed")]
+    [TestCase("chrony/hipaa.sources.sbn", "server {{ time_servers[0] }} iburst bogus-option\n", "chronyd -p failed")]
     public async Task A_file_that_fails_its_real_checker_rolls_back_the_run(string template, string content, string message)
     {
-        var args = await WithOperatorAsync("--set", "log_server=logs.example.org");
+        var args = await WithOperatorAsync("--set", "log_server=logs.example.org", "--set", "time_servers=ntp1.example.org");
         var templates = Directory.CreateTempSubdirectory("harden-templates-").FullName;
         try
         {

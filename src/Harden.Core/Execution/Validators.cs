@@ -24,6 +24,9 @@ public sealed partial class Validators(ICommandRunner runner)
                 return Fail("rsyslogd -N1", await runner.RunAsync(["rsyslogd", "-N1", "-f", path], ct));
             case "sudoers":
                 return Fail("visudo -c", await runner.RunAsync(["visudo", "-cf", path], ct));
+            case "chrony":
+                // -p parses the file as chronyd would and prints it; a bad directive is fatal.
+                return Fail("chronyd -p", await runner.RunAsync(["chronyd", "-p", "-f", path], ct));
             case "shell":
                 return Fail("sh -n", await runner.RunAsync(["sh", "-n", path], ct));
             case "audit":

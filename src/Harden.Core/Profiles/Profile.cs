@@ -92,7 +92,7 @@ public sealed record Profile(
 /// <summary>The names a profile may use for checks, so a typo is a load error rather than a silent no-op.</summary>
 public static class KnownNames
 {
-    public static readonly ImmutableArray<string> Validators = ["sshd", "rsyslog", "audit", "shell", "sudoers"];
+    public static readonly ImmutableArray<string> Validators = ["sshd", "rsyslog", "audit", "shell", "sudoers", "chrony"];
     public static readonly ImmutableArray<string> Verifiers = ["sshd"];
     public static readonly ImmutableArray<string> ServiceStates = ["enabled", "disabled", "masked"];
     public static readonly ImmutableArray<string> BlockPositions = ["top", "end"];

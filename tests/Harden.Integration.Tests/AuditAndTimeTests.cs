@@ -1,0 +1,62 @@
+namespace Harden.Integration.Tests;
+
+/// <summary>
+/// Audit retention and rules, time sync and the FTP switch, checked with the root's own tools:
+/// augenrules' compiled audit.rules, chronyd -p, systemctl is-enabled under chroot.
+/// </summary>
+public sealed class AuditAndTimeTests : RootTest
+{
+    [Test]
+    public async Task Audit_retention_immutable_rules_and_time_servers_apply_check_and_roll_back()
+    {
+        var args = await WithOperatorAsync("--set", "audit_immutable=true", "--set", "time_servers=ntp1.example.org,ntp2.example.org",
+            "--set", "audit_disk_full_action=HALT");
+        var before = await EtcAsync();
+        var auditdBefore = Root.ReadText("/etc/audit/auditd.conf");
+
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
+        Assert.That(plan.ExitCode, Is.Zero, plan.ToString());
+        Assert.That(plan.Out, Does.Contain("warning: /etc/audit/rules.d/hipaa.rules makes the audit rules immutable (-e 2)"));
+        Assert.That(plan.Out, Does.Contain("(max_log_file_action ROTATE -> KEEP_LOGS)").And.Contain("(disk_full_action SUSPEND -> HALT)"));
+
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.That(apply.Out, Does.Contain("checking /etc/chrony/sources.d/hipaa.sources (chrony)"));
+
+        var auditd = Root.ReadText("/etc/audit/auditd.conf");
+        Assert.That(auditd, Does.Contain("\nmax_log_file_action = KEEP_LOGS\n").And.Contain("\ndisk_full_action = HALT\n")
+            .And.Contain("\nspace_left_action = SYSLOG\n").And.Contain("\nlog_group = adm\n"));
+        Assert.That(auditd.Split('\n').Length, Is.EqualTo(auditdBefore.Split('\n').Length), "only values changed; every other line kept");
+
+        // augenrules compiled the rules the kernel would load: deletions include renameat2 and rmdir, -e 2 is last.
+        var compiled = Root.ReadText("/etc/audit/audit.rules").Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).ToList();
+        Assert.That(compiled, Has.Some.Contains("-S renameat2").And.Some.Contains("-S rmdir"));
+        Assert.That(compiled[^1], Is.EqualTo("-e 2"), "immutable must be the very last rule");
+
+        var sources = Root.ReadText("/etc/chrony/sources.d/hipaa.sources");
+        Assert.That(sources, Does.Contain("server ntp1.example.org iburst\nserver ntp2.example.org iburst\n"));
+        var parsed = await Root.Chroot("chronyd", "-p", "-f", "/etc/chrony/sources.d/hipaa.sources");
+        Assert.That(parsed.ExitCode, Is.Zero, parsed.StandardError);
+        Assert.That((await Root.Chroot("systemctl", "is-enabled", "chrony.service")).StandardOutput.Trim(), Is.EqualTo("enabled"));
+
+        var again = await Harden(["plan", "--profile", "debian-hipaa", "--detailed-exitcode", .. args]);
+        Assert.That(again.ExitCode, Is.Zero, "second plan: nothing to do\n" + again);
+
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+        Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+        Assert.That(Root.ReadText("/etc/audit/auditd.conf"), Is.EqualTo(auditdBefore));
+        var after = await EtcAsync();
+        // alice and her group membership are the test's own; everything harden touched is back.
+        AssertUnchanged(before, after);
+    }
+
+    [Test]
+    public async Task Ftp_servers_are_removed_unless_allowed()
+    {
+        var args = await WithOperatorAsync();
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
+        Assert.That(plan.Out, Does.Contain("= package:vsftpd  [no-ftp]"));
+        var allowed = await Harden(["plan", "--profile", "debian-hipaa", "--set", "allow_ftp=true", .. args]);
+        Assert.That(allowed.Out, Does.Not.Contain("package:vsftpd").And.Contain("no-ftp: allow_ftp is set"));
+    }
+}
