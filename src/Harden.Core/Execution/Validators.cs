@@ -28,7 +28,9 @@ public sealed partial class Validators(ICommandRunner runner)
                 // -p parses the file as chronyd would and prints it; a bad directive is fatal.
                 return Fail("chronyd -p", await runner.RunAsync(["chronyd", "-p", "-f", path], ct));
             case "shell":
-                return Fail("sh -n", await runner.RunAsync(["sh", "-n", path], ct));
+                // The interpreter the file names: a bash script with arrays is not valid for sh (dash).
+                var shell = content.StartsWith("#!/bin/bash", StringComparison.Ordinal) || content.StartsWith("#!/usr/bin/env bash", StringComparison.Ordinal) ? "bash" : "sh";
+                return Fail($"{shell} -n", await runner.RunAsync([shell, "-n", path], ct));
             case "audit":
                 return await CheckAuditRulesAsync(path, content, ct);
             default:
