@@ -7,7 +7,7 @@ internal sealed class CommonOptions
 {
     public Option<string> Profile { get; } = new("--profile", "-p")
     {
-        Description = "Profile name (see 'harden profiles list') or path to a profile YAML file",
+        Description = "Profile name (see 'harden profiles list') or path to a profile YAML file; default: the shipped profile for the root's release (os-release)",
         HelpName = "NAME|PATH",
     };
 
@@ -43,15 +43,21 @@ internal sealed class CommonOptions
         HelpName = "USER",
     };
 
+    public Option<bool> ForcePlatform { get; } = new("--force-platform")
+    {
+        Description = "Run the profile even on a release it does not list as supported (os-release ID and VERSION_ID)",
+    };
+
     public CommonOptions() => Format.AcceptOnlyFromAmong("text", "json");
 
-    public IEnumerable<Option> All => [Profile, Root, Set, Format, Templates, Operator];
+    public IEnumerable<Option> All => [Profile, Root, Set, Format, Templates, Operator, ForcePlatform];
 
     public PlanRequest Request(ParseResult r) => new(
-        r.GetValue(Profile) ?? throw new HardenException("--profile is required (see 'harden profiles list')"),
+        r.GetValue(Profile),
         r.GetValue(Set) ?? [],
         r.GetValue(Templates),
-        r.GetValue(Operator) ?? NonEmpty(Environment.GetEnvironmentVariable("SUDO_USER")));
+        r.GetValue(Operator) ?? NonEmpty(Environment.GetEnvironmentVariable("SUDO_USER")),
+        r.GetValue(ForcePlatform));
 
     private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 

@@ -7,8 +7,9 @@ using Harden.Rendering;
 
 namespace Harden;
 
-/// <summary>What a plan or apply request names: a profile and its variable settings.</summary>
-public sealed record PlanRequest(string Profile, IReadOnlyList<string> Assignments, string? TemplatesDirectory, string? Operator);
+/// <summary>What a plan or apply request names: a profile (null: the shipped one for the host's release) and its variable settings.</summary>
+/// <param name="ForcePlatform">Run a profile on a release it does not list in <c>supports</c>.</param>
+public sealed record PlanRequest(string? Profile, IReadOnlyList<string> Assignments, string? TemplatesDirectory, string? Operator, bool ForcePlatform = false);
 
 /// <summary>
 /// Wires the one-way flow: profile → resources → read host → plan. Each step is its own type; this
@@ -18,8 +19,12 @@ public static class Workflow
 {
     public static Plan CreatePlan(PlanRequest request, HostRoot root)
     {
-        var profile = ProfileLoader.Load(request.Profile);
-        var variables = VariableBinder.Bind(profile, request.Assignments);
+        var release = OsRelease.Read(root);
+        var profile = request.Profile is { } named ? ProfileLoader.Load(named) : ProfileFor(release);
+        if (!profile.Supported(release) && !request.ForcePlatform)
+            throw new HardenException($"profile {profile.Name} is made for {string.Join(", ", profile.Supports)}; this root is {release}. "
+                + $"Pick the matching profile (or leave out --profile and harden picks it), or pass --force-platform to run it anyway");
+        var variables = VariableBinder.Bind(profile, request.Assignments, release);
         ITemplateSource templates = request.TemplatesDirectory is { } dir
             ? new DirectoryTemplateSource(dir, EmbeddedTemplateSource.Instance)
             : EmbeddedTemplateSource.Instance;
@@ -29,10 +34,26 @@ public static class Workflow
         // A saved plan records how it was asked for with full paths, so apply can ask again from anywhere.
         var absolute = request with
         {
-            Profile = ProfileLoader.LooksLikePath(request.Profile) ? Path.GetFullPath(request.Profile) : request.Profile,
+            Profile = request.Profile is null ? profile.Name : ProfileLoader.LooksLikePath(request.Profile) ? Path.GetFullPath(request.Profile) : request.Profile,
             TemplatesDirectory = request.TemplatesDirectory is { } t ? Path.GetFullPath(t) : null,
         };
-        return plan with { LockoutRisk = LockoutGuard.Assess(plan, host, request.Operator), Request = absolute };
+        return plan with
+        {
+            LockoutRisk = LockoutGuard.Assess(plan, host, request.Operator),
+            Request = absolute,
+            Platform = release.ToString(),
+            ProfileDetected = request.Profile is null,
+        };
+    }
+
+    /// <summary>The shipped profile whose <c>supports</c> names this release.</summary>
+    public static Profile ProfileFor(OsRelease release)
+    {
+        var shipped = EmbeddedProfileSource.Instance.Names().Select(ProfileLoader.Load).Where(p => !p.Supports.IsEmpty).ToList();
+        return shipped.FirstOrDefault(p => p.Supported(release))
+            ?? throw new HardenException($"no shipped profile supports this root, {release}; shipped: "
+                + string.Join("; ", shipped.Select(p => $"{p.Name} ({string.Join(", ", p.Supports)})"))
+                + ". Name one with --profile and pass --force-platform to run it anyway");
     }
 
     public static Plan ReadSavedPlan(string path)

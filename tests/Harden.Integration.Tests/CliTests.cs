@@ -7,12 +7,12 @@ public sealed class CliTests
     public async Task Profiles_list_and_show_describe_variables_and_citations()
     {
         var list = await HardenCli.RunAsync("profiles", "list");
-        var show = await HardenCli.RunAsync("profiles", "show", "ubuntu-hipaa");
+        var show = await HardenCli.RunAsync("profiles", "show", "debian-hipaa");
         using (Assert.EnterMultipleScope())
         {
             Assert.That(list.ExitCode, Is.Zero);
             Assert.That(list.Out, Does.Contain("ubuntu-hipaa").And.Contain("debian-hipaa"));
-            Assert.That(show.Out, Does.Contain("lineage: hipaa-base -> ubuntu-hipaa"));
+            Assert.That(show.Out, Does.Contain("lineage: hipaa-base -> debian-hipaa"));
             Assert.That(show.Out, Does.Match(@"session_timeout\s+int \[60\.\.3600\]\s+default: 900"));
             Assert.That(show.Out, Does.Contain("Seconds of shell inactivity before automatic logoff"));
             Assert.That(show.Out, Does.Contain("HIPAA: 45 CFR 164.312(b), 45 CFR 164.312(c)(1)"));
@@ -28,7 +28,7 @@ public sealed class CliTests
         Assert.That(show.Error, Does.Contain("unknown profile 'rhel-hipaa'; known profiles: debian-hipaa, hipaa-base, ubuntu-hipaa"));
     }
 
-    [TestCase("plan", "--profile", "ubuntu-hipaa", "--format", "yaml")]
+    [TestCase("plan", "--profile", "debian-hipaa", "--format", "yaml")]
     [TestCase("plan", "--no-such-option")]
     public async Task Bad_command_lines_exit_1(params string[] args)
     {
@@ -49,7 +49,7 @@ public sealed class CliTests
     {
         using var root = await DebianRoot.CreateAsync();
         var before = await Tree.CaptureAsync(root.Map("/etc"));
-        var run = await HardenCli.RunAsync("apply", "--profile", "ubuntu-hipaa", "--root", root.Path, "--accept-lockout-risk");
+        var run = await HardenCli.RunAsync("apply", "--profile", "debian-hipaa", "--root", root.Path, "--accept-lockout-risk");
         Assert.That(run.ExitCode, Is.EqualTo(1));
         Assert.That(run.Error, Does.Contain("pass --yes"));
         Assert.That(before.Differences(await Tree.CaptureAsync(root.Map("/etc"))), Is.Empty);

@@ -12,11 +12,14 @@ namespace Harden.Integration.Tests;
 public sealed class DebianRoot : IDisposable
 {
     public const string Suite = "bookworm";
+
+    /// <summary>The releases the shipped debian-hipaa profile supports: Debian 11, 12 and 13.</summary>
+    public static readonly string[] Suites = ["bullseye", "bookworm", "trixie"];
     public static readonly string[] Packages =
         ["systemd", "openssh-server", "auditd", "audispd-plugins", "libpam-pwquality", "cracklib-runtime", "pamtester", "chrony", "rsyslog", "rsyslog-gnutls", "sudo", "passwd", "procps"];
 
     private static readonly SemaphoreSlim BuildGate = new(1, 1);
-    private static string? _tarball;
+    private static readonly Dictionary<string, string> Tarballs = new(StringComparer.Ordinal);
 
     public string Path { get; }
 
@@ -25,18 +28,17 @@ public sealed class DebianRoot : IDisposable
     public static string CacheDirectory =>
         Environment.GetEnvironmentVariable("HARDEN_TEST_CACHE") is { Length: > 0 } dir ? dir : "/var/cache/harden-tests";
 
-    public static string TarballPath
+    public static string TarballPath => TarballPathFor(Suite);
+
+    public static string TarballPathFor(string suite)
     {
-        get
-        {
-            var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{Suite}|minbase|{string.Join(",", Packages)}")))[..12];
-            return System.IO.Path.Combine(CacheDirectory, $"rootfs-{Suite}-{key}.tar");
-        }
+        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{suite}|minbase|{string.Join(",", Packages)}")))[..12];
+        return System.IO.Path.Combine(CacheDirectory, $"rootfs-{suite}-{key}.tar");
     }
 
-    public static async Task<DebianRoot> CreateAsync()
+    public static async Task<DebianRoot> CreateAsync(string suite = Suite)
     {
-        var tarball = await EnsureTarballAsync();
+        var tarball = await EnsureTarballAsync(suite);
         var path = System.IO.Path.Combine(WorkDirectory, $"harden-root-{Guid.NewGuid():N}");
         Directory.CreateDirectory(path);
         await Run("tar", ["--numeric-owner", "-xpf", tarball, "-C", path]);
@@ -45,26 +47,28 @@ public sealed class DebianRoot : IDisposable
     }
 
     /// <summary>Builds the cached root on first use, installing mmdebstrap if it is missing, and says so.</summary>
-    private static async Task<string> EnsureTarballAsync()
+    private static async Task<string> EnsureTarballAsync(string suite)
     {
-        if (_tarball is not null) return _tarball;
-        if (!File.Exists(TarballPath)) await EnsurePackagesAsync("mmdebstrap");
+        lock (Tarballs)
+        {
+            if (Tarballs.TryGetValue(suite, out var known)) return known;
+        }
+        if (!File.Exists(TarballPathFor(suite))) await EnsurePackagesAsync("mmdebstrap");
         await BuildGate.WaitAsync();
         try
         {
-            if (_tarball is not null) return _tarball;
-            var target = TarballPath;
+            var target = TarballPathFor(suite);
             if (!File.Exists(target))
             {
                 Directory.CreateDirectory(CacheDirectory);
-                TestContext.Progress.WriteLine($"harden tests: building a Debian {Suite} root with mmdebstrap into {target} (about 30 s, once)…");
+                TestContext.Progress.WriteLine($"harden tests: building a Debian {suite} root with mmdebstrap into {target} (about 30 s, once)…");
                 // mmdebstrap picks the output format from the extension, so the partial file must end in .tar.
                 var partial = target[..^".tar".Length] + $".partial-{Environment.ProcessId}.tar";
-                await Run("mmdebstrap", ["--quiet", "--variant=minbase", $"--include={string.Join(",", Packages)}", Suite, partial]);
+                await Run("mmdebstrap", ["--quiet", "--variant=minbase", $"--include={string.Join(",", Packages)}", suite, partial]);
                 File.Move(partial, target, overwrite: true);
                 TestContext.Progress.WriteLine("harden tests: Debian root cached.");
             }
-            _tarball = target;
+            lock (Tarballs) Tarballs[suite] = target;
             return target;
         }
         finally

@@ -15,8 +15,8 @@ public sealed class FaultToleranceTests : RootTest
         var before = await EtcAsync();
 
         var clock = Stopwatch.StartNew();
-        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]).WaitAsync(TimeSpan.FromSeconds(30));
-        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]).WaitAsync(TimeSpan.FromSeconds(30));
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]).WaitAsync(TimeSpan.FromSeconds(30));
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]).WaitAsync(TimeSpan.FromSeconds(30));
 
         using (Assert.EnterMultipleScope())
         {
@@ -34,7 +34,7 @@ public sealed class FaultToleranceTests : RootTest
         var args = await WithOperatorAsync();
         await using (var huge = File.Open(Root.Map("/etc/issue.net"), FileMode.Truncate)) huge.SetLength(64L << 20);
 
-        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
 
         Assert.That(plan.ExitCode, Is.EqualTo(1), plan.ToString());
         Assert.That(plan.Error, Does.Contain("/etc/issue.net is a file of 67108864 bytes (harden manages files up to 16 MiB)"));
@@ -44,7 +44,7 @@ public sealed class FaultToleranceTests : RootTest
     public async Task Json_output_is_one_document_on_every_exit_code()
     {
         await Root.AddUserAsync("bob", withKey: false);
-        var refused = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--operator", "bob", "--format", "json");
+        var refused = await Harden("apply", "--profile", "debian-hipaa", "--root", Root.Path, "--yes", "--operator", "bob", "--format", "json");
         var unknown = await Harden("plan", "--profile", "no-such-profile", "--root", Root.Path, "--format", "json");
         using (Assert.EnterMultipleScope())
         {
@@ -67,7 +67,7 @@ public sealed class FaultToleranceTests : RootTest
         var planFile = Path.Combine(Path.GetDirectoryName(Root.Path)!, Path.GetFileName(Root.Path) + ".saved.json");
         try
         {
-            Assert.That((await Harden(["plan", "--profile", "ubuntu-hipaa", "--out", planFile, .. args])).ExitCode, Is.Zero);
+            Assert.That((await Harden(["plan", "--profile", "debian-hipaa", "--out", planFile, .. args])).ExitCode, Is.Zero);
             var before = await EtcAsync();
 
             // The operator's key goes away after the plan was saved: the saved plan does not bypass the guard.
@@ -101,9 +101,9 @@ public sealed class FaultToleranceTests : RootTest
     {
         var args = await WithOperatorAsync();
         var before = await EtcAsync();
-        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        Assert.That((await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
         var first = Path.GetFileName(Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Single());
-        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", "--set", "session_timeout=600", .. args])).ExitCode, Is.Zero);
+        Assert.That((await Harden(["apply", "--profile", "debian-hipaa", "--yes", "--set", "session_timeout=600", .. args])).ExitCode, Is.Zero);
         var second = Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Select(Path.GetFileName).Single(d => d != first);
 
         var outOfOrder = await Harden("rollback", "--root", Root.Path, "--run", first, "--yes");
@@ -121,7 +121,7 @@ public sealed class FaultToleranceTests : RootTest
     {
         var args = await WithOperatorAsync();
         var original = Root.ReadText("/etc/issue.net");
-        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        Assert.That((await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
         var run = Path.GetFileName(Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Single());
         await File.AppendAllTextAsync(Root.Map("/etc/issue.net"), "Authorised use only - Clinic IT\n");
 
@@ -144,7 +144,7 @@ public sealed class FaultToleranceTests : RootTest
     private async Task<string> ApplyAsync(params string[] extra)
     {
         var args = await WithOperatorAsync(extra);
-        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
         return Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Single();
     }
@@ -231,7 +231,7 @@ public sealed class FaultToleranceTests : RootTest
         {
             await DebianRoot.Run("mount", ["-o", "remount,bind,ro", security]);
 
-            var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+            var run = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
 
             using var doc = JsonDocument.Parse(run.Out);
             using (Assert.EnterMultipleScope())
@@ -255,7 +255,7 @@ public sealed class FaultToleranceTests : RootTest
             "--set", "log_queue_max_disk=1g\") action(type=\"omfwd\" target=\"203.0.113.9\" port=\"514\" protocol=\"tcp");
         var before = await EtcAsync();
 
-        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var run = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
 
         Assert.That(run.ExitCode, Is.EqualTo(1), run.ToString());
         Assert.That(run.Error, Does.Contain("log_queue_max_disk").And.Contain("may contain only letters"));
@@ -279,7 +279,7 @@ public sealed class FaultToleranceTests : RootTest
             foreach (var (f, bytes) in kept) await File.WriteAllBytesAsync(f, bytes);
             // Fill what is left, as a disk that is nearly full.
             await DebianRoot.Run("sh", ["-c", $"dd if=/dev/zero of={full}/filler bs=1k count=64 2>/dev/null; true"]);
-            run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+            run = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
         }
         finally
         {
@@ -312,7 +312,7 @@ public sealed class FaultToleranceTests : RootTest
             await DebianRoot.Run("chattr", ["+i", security + "/pwquality.conf"]);
             var before = await EtcAsync();
 
-            var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+            var run = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
 
             using (Assert.EnterMultipleScope())
             {

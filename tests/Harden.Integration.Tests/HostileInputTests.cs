@@ -16,7 +16,7 @@ public sealed class HostileInputTests : RootTest
     [Test]
     public async Task A_value_with_a_newline_cannot_inject_configuration()
     {
-        var run = await RefusedAsync("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk",
+        var run = await RefusedAsync("apply", "--profile", "debian-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk",
             "--set", "log_server=x\nPermitRootLogin yes");
         Assert.That(run.Error, Does.Contain("log_server").And.Contain("control character").And.Contain("x\\x0aPermitRootLogin yes"));
     }
@@ -31,7 +31,7 @@ public sealed class HostileInputTests : RootTest
     [TestCase("no_equals_sign", "not KEY=VALUE", "--set")]
     public async Task Bad_variables_are_refused_with_the_reason(string assignment, string first, string second)
     {
-        var run = await RefusedAsync("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk", "--set", assignment);
+        var run = await RefusedAsync("apply", "--profile", "debian-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk", "--set", assignment);
         Assert.That(run.Error, Does.Contain(first).And.Contain(second));
     }
 
@@ -42,11 +42,11 @@ public sealed class HostileInputTests : RootTest
         try
         {
             var path = Path.Combine(dir, "clinic.yaml");
-            await File.WriteAllTextAsync(path, "name: clinic\nextends: ubuntu-hipaa\nvariables: [unclosed\n  session_timeout: 600\n");
+            await File.WriteAllTextAsync(path, "name: clinic\nextends: debian-hipaa\nvariables: [unclosed\n  session_timeout: 600\n");
             var run = await RefusedAsync("apply", "--profile", path, "--root", Root.Path, "--yes");
             Assert.That(run.Error, Does.Contain(path + ":4").And.Contain("malformed YAML"));
 
-            await File.WriteAllTextAsync(path, "name: clinic\nextends: ubuntu-hipaa\nvariabels:\n  session_timeout:\n    default: 600\n");
+            await File.WriteAllTextAsync(path, "name: clinic\nextends: debian-hipaa\nvariabels:\n  session_timeout:\n    default: 600\n");
             run = await RefusedAsync("plan", "--profile", path, "--root", Root.Path);
             Assert.That(run.Error, Does.Contain(path + ":3").And.Contain("unknown key 'variabels'"));
         }
@@ -92,7 +92,7 @@ public sealed class HostileInputTests : RootTest
             File.Delete(Root.Map("/etc/issue.net"));
             File.CreateSymbolicLink(Root.Map("/etc/issue.net"), outside);
 
-            var run = await RefusedAsync("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk");
+            var run = await RefusedAsync("apply", "--profile", "debian-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk");
 
             Assert.That(run.Error, Does.Contain("symlink").And.Contain("/etc/issue.net"));
             Assert.That(await File.ReadAllTextAsync(outside), Is.EqualTo("the real host's file\n"));
@@ -112,7 +112,7 @@ public sealed class HostileInputTests : RootTest
             Directory.Delete(Root.Map("/etc/profile.d"), recursive: true);
             Directory.CreateSymbolicLink(Root.Map("/etc/profile.d"), outside);
 
-            var run = await RefusedAsync("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk");
+            var run = await RefusedAsync("apply", "--profile", "debian-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk");
 
             Assert.That(run.Error, Does.Contain("symlink").And.Contain("/etc/profile.d"));
             Assert.That(Directory.EnumerateFileSystemEntries(outside), Is.Empty);
@@ -126,7 +126,7 @@ public sealed class HostileInputTests : RootTest
     [Test]
     public async Task A_missing_root_is_an_error()
     {
-        var run = await Harden("plan", "--profile", "ubuntu-hipaa", "--root", Root.Path + "-missing");
+        var run = await Harden("plan", "--profile", "debian-hipaa", "--root", Root.Path + "-missing");
         Assert.That(run.ExitCode, Is.EqualTo(1));
         Assert.That(run.Error, Does.Contain("does not exist"));
     }
@@ -138,7 +138,7 @@ public sealed class HostileInputTests : RootTest
         Directory.CreateDirectory(Root.Map("/var/lib/harden"));
         File.CreateSymbolicLink(Root.Map("/var/lib/harden/lock"), outside);
 
-        var run = await RefusedAsync("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk");
+        var run = await RefusedAsync("apply", "--profile", "debian-hipaa", "--root", Root.Path, "--yes", "--accept-lockout-risk");
 
         Assert.That(run.Error, Does.Contain("/var/lib/harden/lock: it is a symlink"));
         Assert.That(File.Exists(outside), Is.False, "nothing was created where the link points");
@@ -154,7 +154,7 @@ public sealed class HostileInputTests : RootTest
             await File.WriteAllTextAsync(Path.Combine(secret, "hipaa-banner.txt.sbn"), "HOST SECRET 4242\n");
             Directory.CreateSymbolicLink(Path.Combine(templates, "banners"), secret);
 
-            var run = await RefusedAsync("plan", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--templates", templates);
+            var run = await RefusedAsync("plan", "--profile", "debian-hipaa", "--root", Root.Path, "--templates", templates);
 
             Assert.That(run.Error, Does.Contain("is a symlink; templates are read only from real files"));
             Assert.That(run.Out + run.Error, Does.Not.Contain("HOST SECRET 4242"));
@@ -171,7 +171,7 @@ public sealed class HostileInputTests : RootTest
     {
         await Root.AddUserAsync("alice", withKey: true);
         var before = await EtcAsync();
-        var apply = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--set", "ssh_allow_members=alice", "--operator", "alice");
+        var apply = await Harden("apply", "--profile", "debian-hipaa", "--root", Root.Path, "--yes", "--set", "ssh_allow_members=alice", "--operator", "alice");
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
         var runs = Root.Map("/var/lib/harden/runs");
         var genuine = Directory.GetDirectories(runs).Single();
@@ -187,7 +187,7 @@ public sealed class HostileInputTests : RootTest
         await File.WriteAllTextAsync(planted + "/manifest.json", text);
 
         var refused = await Harden("rollback", "--root", Root.Path, "--run", "29990101T000000Z-evil00", "--yes");
-        var plan = await Harden("plan", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--set", "ssh_allow_members=alice");
+        var plan = await Harden("plan", "--profile", "debian-hipaa", "--root", Root.Path, "--set", "ssh_allow_members=alice");
         using (Assert.EnterMultipleScope())
         {
             Assert.That(refused.ExitCode, Is.EqualTo(1), refused.ToString());
@@ -208,7 +208,7 @@ public sealed class HostileInputTests : RootTest
         // The image's augenrules (run as a handler) mounts over the image's /mnt, as a hostile image might.
         await ReplaceProgramAsync("/usr/sbin/augenrules", "mount -t tmpfs harden-probe-mount /mnt && touch /mnt-was-mounted\nexec /usr/sbin/augenrules.real \"$@\"");
 
-        var apply = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--set", "ssh_allow_members=alice", "--operator", "alice");
+        var apply = await Harden("apply", "--profile", "debian-hipaa", "--root", Root.Path, "--yes", "--set", "ssh_allow_members=alice", "--operator", "alice");
 
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
         Assert.That(File.Exists(Root.Map("/mnt-was-mounted")), Is.True, "the program did mount, inside its own namespace");

@@ -104,7 +104,7 @@ public sealed class KillTests : RootTest
     public async Task SIGKILL_anywhere_in_apply_is_undone_exactly_by_rollback()
     {
         var args = await WithOperatorAsync();
-        string[] apply = ["apply", "--profile", "ubuntu-hipaa", "--yes", .. args];
+        string[] apply = ["apply", "--profile", "debian-hipaa", "--yes", .. args];
         var before = await EtcAsync();
         var whole = await TimeAsync(apply);
         await RollBackEverythingAsync("after the timing run");
@@ -128,7 +128,7 @@ public sealed class KillTests : RootTest
     public async Task SIGKILL_anywhere_in_rollback_is_finished_by_the_next_rollback()
     {
         var args = await WithOperatorAsync();
-        string[] apply = ["apply", "--profile", "ubuntu-hipaa", "--yes", .. args];
+        string[] apply = ["apply", "--profile", "debian-hipaa", "--yes", .. args];
         string[] rollback = ["rollback", "--root", Root.Path, "--yes"];
         var before = await EtcAsync();
         Assert.That((await Harden(apply)).ExitCode, Is.Zero);
@@ -143,7 +143,7 @@ public sealed class KillTests : RootTest
             await RollBackEverythingAsync(why);
             AssertUnchanged(before, await EtcAsync());
             AssertNoTemporaryFiles(why);
-            Assert.That((await Harden(["plan", "--profile", "ubuntu-hipaa", "--detailed-exitcode", .. args])).ExitCode, Is.EqualTo(2), why);
+            Assert.That((await Harden(["plan", "--profile", "debian-hipaa", "--detailed-exitcode", .. args])).ExitCode, Is.EqualTo(2), why);
         }
     }
 }

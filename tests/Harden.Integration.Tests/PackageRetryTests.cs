@@ -55,7 +55,7 @@ public sealed class PackageRetryTests : RootTest
         await BuildLocalRepositoryAsync();
         var profile = Path.Combine(Root.Path, "..", Path.GetFileName(Root.Path) + "-retry.yaml");
         await File.WriteAllTextAsync(profile,
-            $"name: {Path.GetFileNameWithoutExtension(profile)}\nextends: ubuntu-hipaa\nmodules:\n  - id: dummy\n    citations: [\"164.312(b)\"]\n    packages: [harden-test-dummy]\n");
+            $"name: {Path.GetFileNameWithoutExtension(profile)}\nextends: debian-hipaa\nmodules:\n  - id: dummy\n    citations: [\"164.312(b)\"]\n    packages: [harden-test-dummy]\n");
         try
         {
             var args = await WithOperatorAsync();

@@ -22,7 +22,7 @@ public sealed class PlanApplyRollbackTests : RootTest
         var args = await WithOperatorAsync();
         var before = await Tree.CaptureAsync(Root.Path);
 
-        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", "--detailed-exitcode", .. args]);
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", "--detailed-exitcode", .. args]);
 
         Assert.That(await Tree.CaptureAsync(Root.Path) is var after && before.Differences(after).Count == 0, Is.True,
             string.Join("\n", before.Differences(await Tree.CaptureAsync(Root.Path))));
@@ -38,7 +38,7 @@ public sealed class PlanApplyRollbackTests : RootTest
             Assert.That(plan.Out, Does.Contain("log-forwarding: log_server is not set"));
             Assert.That(plan.Out, Does.Contain("+ /usr/share/pam-configs/hipaa-faillock  [account-lockout]"));
             Assert.That(plan.Out, Does.Contain("$ pam-auth-update --package   (pam-auth-update, for account-lockout)"));
-            Assert.That(plan.Out, Does.Match(@"Plan: 9 to create, \d+ to update, 0 to remove, \d+ unchanged"));
+            Assert.That(plan.Out, Does.Match(@"Plan: 10 to create, \d+ to update, 0 to remove, \d+ unchanged"));
         }
     }
 
@@ -47,7 +47,7 @@ public sealed class PlanApplyRollbackTests : RootTest
     {
         var args = await WithOperatorAsync("--set", "log_server=logs.example.org");
 
-        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
 
         var effective = await Root.EffectiveSshdAsync();
@@ -86,14 +86,14 @@ public sealed class PlanApplyRollbackTests : RootTest
     public async Task Second_plan_and_second_apply_change_nothing()
     {
         var args = await WithOperatorAsync();
-        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        Assert.That((await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
         var runs = Directory.GetDirectories(Root.Map("/var/lib/harden/runs"));
         var mtimes = await Tree.CaptureAsync(Root.Map("/etc"));
         var stamps = Directory.EnumerateFiles(Root.Map("/etc"), "*", SearchOption.AllDirectories)
             .Where(p => new FileInfo(p).LinkTarget is null).ToDictionary(p => p, File.GetLastWriteTimeUtc);
 
-        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", "--detailed-exitcode", .. args]);
-        var again = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", "--detailed-exitcode", .. args]);
+        var again = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
 
         using (Assert.EnterMultipleScope())
         {
@@ -115,10 +115,10 @@ public sealed class PlanApplyRollbackTests : RootTest
         File.SetUnixFileMode(Root.Map("/etc/issue.net"), (UnixFileMode)Convert.ToInt32("600", 8));
         var before = await EtcAsync();
 
-        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        Assert.That((await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
         Assert.That(File.GetUnixFileMode(Root.Map("/etc/issue.net")), Is.EqualTo((UnixFileMode)Convert.ToInt32("644", 8)));
         // A no-op apply in between records no run, so rollback still undoes the real change.
-        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        Assert.That((await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
 
         var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
 
@@ -139,7 +139,7 @@ public sealed class PlanApplyRollbackTests : RootTest
         var planFile = Path.Combine(Root.Path, "..", Path.GetFileName(Root.Path) + ".plan.json");
         try
         {
-            var json = await Harden(["plan", "--profile", "ubuntu-hipaa", "--format", "json", "--out", planFile, .. args]);
+            var json = await Harden(["plan", "--profile", "debian-hipaa", "--format", "json", "--out", planFile, .. args]);
             using var doc = JsonDocument.Parse(json.Out);
             using (Assert.EnterMultipleScope())
             {
@@ -158,7 +158,7 @@ public sealed class PlanApplyRollbackTests : RootTest
             AssertUnchanged(before, await EtcAsync());
 
             // A fresh saved plan applies.
-            Assert.That((await Harden(["plan", "--profile", "ubuntu-hipaa", "--out", planFile, .. args])).ExitCode, Is.Zero);
+            Assert.That((await Harden(["plan", "--profile", "debian-hipaa", "--out", planFile, .. args])).ExitCode, Is.Zero);
             var applied = await Harden("apply", planFile, "--yes");
             Assert.That(applied.ExitCode, Is.Zero, applied.ToString());
             Assert.That(File.Exists(Root.Map("/etc/ssh/sshd_config.d/00-hipaa.conf")), Is.True);

@@ -40,7 +40,7 @@ public sealed class ResourceRegressionTests : RootTest
     public async Task Rollback_keeps_groups_and_users_added_after_the_run()
     {
         var args = await WithOperatorAsync();
-        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        Assert.That((await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
         // The admin carries on: a new group, and a user whose own group is new too.
         Assert.That((await Root.Chroot("groupadd", "billing")).ExitCode, Is.Zero);
         Assert.That((await Root.Chroot("useradd", "-m", "-G", "billing", "bob")).ExitCode, Is.Zero);
@@ -70,11 +70,11 @@ public sealed class ResourceRegressionTests : RootTest
         await File.AppendAllTextAsync(Root.Map("/etc/ssh/sshd_config"), "Match Address 127.0.0.0/8\n    PasswordAuthentication yes\n    PermitRootLogin yes\n");
         var lines = await File.ReadAllLinesAsync(Root.Map("/etc/ssh/sshd_config"));
 
-        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
         Assert.That(plan.Out, Does.Contain($"~ sshd-match:/etc/ssh/sshd_config:{lines.Length - 1}  [ssh]  (passwordauthentication yes in 'Match Address 127.0.0.0/8'"));
         Assert.That(plan.Out, Does.Contain($"~ sshd-match:/etc/ssh/sshd_config:{lines.Length}  [ssh]  (permitrootlogin yes in 'Match Address 127.0.0.0/8'"));
 
-        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
         Assert.That(apply.Out, Does.Contain("globally and for 1 Match block(s)"));
         var matched = await Root.Chroot("sshd", "-T", "-C", "user=alice,host=x,addr=127.0.0.1,laddr=127.0.0.1,lport=22");
@@ -97,7 +97,7 @@ public sealed class ResourceRegressionTests : RootTest
         var args = await WithOperatorAsync();
         await File.WriteAllTextAsync(Root.Map("/etc/ssh/sshd_config.d/50-legacy.conf"), "ChallengeResponseAuthentication yes\n");
 
-        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
 
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
         Assert.That(apply.Out, Does.Contain("~ sshd-conflict:/etc/ssh/sshd_config.d/50-legacy.conf:1"));
@@ -109,7 +109,7 @@ public sealed class ResourceRegressionTests : RootTest
     {
         var args = await WithOperatorAsync();
         var profile = Profile("records", """
-            extends: ubuntu-hipaa
+            extends: debian-hipaa
             variables:
               records_group:
                 type: names
@@ -148,7 +148,7 @@ public sealed class ResourceRegressionTests : RootTest
     {
         await Root.AddUserAsync("bob", withKey: false);
         var profile = Profile("site-ssh", """
-            extends: ubuntu-hipaa
+            extends: debian-hipaa
             remove_modules: [ssh]
             modules:
               - id: remote-access
@@ -179,7 +179,7 @@ public sealed class ResourceRegressionTests : RootTest
         var before = await EtcAsync();
         await WrapSshdAsync("touch /verify-started; sleep 30", "-T");
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = "/", RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])[HardenCli.Assembly, "apply", "--profile", "ubuntu-hipaa", "--yes", .. args]) start.ArgumentList.Add(a);
+        foreach (var a in (string[])[HardenCli.Assembly, "apply", "--profile", "debian-hipaa", "--yes", .. args]) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -217,7 +217,7 @@ public sealed class ResourceRegressionTests : RootTest
         var manifest = Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Single() + "/manifest.json";
         using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(manifest));
         Assert.That(doc.RootElement.GetProperty("state").GetString(), Is.EqualTo("failed-restored"));
-        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", "--detailed-exitcode", .. args]);
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", "--detailed-exitcode", .. args]);
         Assert.That(plan.ExitCode, Is.EqualTo(2), "nothing unfinished is left: the plan is the plain first-apply plan\n" + plan);
     }
 
@@ -231,7 +231,7 @@ public sealed class ResourceRegressionTests : RootTest
     {
         var args = await WithOperatorAsync("--set", "banner_path=/etc/issue.hipaa");
 
-        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
 
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
         Assert.That((await Root.EffectiveSshdAsync())["banner"], Is.EqualTo("/etc/issue.hipaa"));
@@ -243,7 +243,7 @@ public sealed class ResourceRegressionTests : RootTest
     public async Task Run_state_is_private_to_root()
     {
         var args = await WithOperatorAsync();
-        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        Assert.That((await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
         var run = Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Single();
         var rwx = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
         using (Assert.EnterMultipleScope())
@@ -264,7 +264,7 @@ public sealed class ResourceRegressionTests : RootTest
         Assert.That((await Root.Chroot("systemctl", "is-enabled", "auditd.service")).StandardOutput.Trim(), Is.EqualTo("disabled"));
         var before = await EtcAsync();
 
-        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
         Assert.That(apply.Out, Does.Contain("$ systemctl enable auditd.service"));
         Assert.That((await Root.Chroot("systemctl", "is-enabled", "auditd.service")).StandardOutput.Trim(), Is.EqualTo("enabled"));
@@ -279,7 +279,7 @@ public sealed class ResourceRegressionTests : RootTest
     {
         var args = await WithOperatorAsync();
         var profile = Profile("block", """
-            extends: ubuntu-hipaa
+            extends: debian-hipaa
             modules:
               - id: scanner-view
                 citations: ["164.312(a)(1)"]
@@ -309,8 +309,8 @@ public sealed class ResourceRegressionTests : RootTest
     {
         var args = await WithOperatorAsync();
         var original = Root.ReadText("/etc/issue.net");
-        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
-        var slimmer = Profile("slim", "extends: ubuntu-hipaa\nremove_modules: [banner]\n");
+        Assert.That((await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        var slimmer = Profile("slim", "extends: debian-hipaa\nremove_modules: [banner]\n");
 
         var plan = await Harden(["plan", "--profile", slimmer, "--detailed-exitcode", .. args]);
         Assert.That(plan.ExitCode, Is.EqualTo(2), plan.ToString());
@@ -333,7 +333,7 @@ public sealed class ResourceRegressionTests : RootTest
         await WrapSshdAsync("ls /etc/ssh/sshd_config.d/ > /seen-at-check; echo \"$@\" >> /seen-at-check; echo 'injected' >&2; exit 255");
         var before = await EtcAsync();
 
-        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var run = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
 
         var seen = Root.ReadText("/seen-at-check");
         using (Assert.EnterMultipleScope())
@@ -361,9 +361,9 @@ public sealed class ResourceRegressionTests : RootTest
         Assert.That((await Root.Chroot("dpkg", "-i", "/var/cache/apt/archives/talkd_9.9-harden_all.deb")).ExitCode, Is.Zero);
         string Status() => Root.Chroot("dpkg-query", "-W", "-f", "${Status} ${Version}", "talkd").GetAwaiter().GetResult().StandardOutput;
 
-        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
         Assert.That(plan.Out, Does.Contain("- package:talkd  [insecure-services]  (remove talkd 9.9-harden)"));
-        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
         Assert.That(Status(), Does.Not.StartWith("install ok installed"));
 
@@ -382,7 +382,7 @@ public sealed class ResourceRegressionTests : RootTest
         await WrapSshdAsync("echo 'injected verify failure' >&2; exit 255", "-T");
         await ReplaceProgramAsync("/usr/sbin/groupdel", "echo 'groupdel: cannot lock /etc/group; try again later.' >&2\nexit 10");
 
-        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var run = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
 
         using (Assert.EnterMultipleScope())
         {
@@ -395,7 +395,7 @@ public sealed class ResourceRegressionTests : RootTest
 
         RestoreProgram("/usr/sbin/groupdel");
         RestoreProgram("/usr/sbin/sshd");
-        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
         Assert.That(plan.ExitCode, Is.EqualTo(1), "an unfinished restore is not a clean host: " + plan);
         var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
         Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
@@ -411,7 +411,7 @@ public sealed class ResourceRegressionTests : RootTest
             main.Replace("Include /etc/ssh/sshd_config.d/*.conf", "include\tsshd_config.d/*.conf", StringComparison.Ordinal));
         var before = await EtcAsync();
 
-        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var run = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
 
         using (Assert.EnterMultipleScope())
         {
@@ -428,7 +428,7 @@ public sealed class ResourceRegressionTests : RootTest
         var args = await WithOperatorAsync();
         Directory.CreateDirectory(Root.Map("/var/data/phi"));
         File.SetUnixFileMode(Root.Map("/var/data/phi"), (UnixFileMode)Convert.ToInt32("755", 8));
-        Assert.That((await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        Assert.That((await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
         // Records arrive, and the admin tightens the folder.
         await File.WriteAllTextAsync(Root.Map("/var/data/phi/record-1"), "patient data\n");
         Assert.That((await Root.Chroot("chmod", "2750", "/var/data/phi")).ExitCode, Is.Zero);
@@ -454,11 +454,11 @@ public sealed class ResourceRegressionTests : RootTest
         Directory.CreateDirectory(Root.Map("/etc/ssh/local"));
         await File.WriteAllTextAsync(Root.Map("/etc/ssh/local/10-site.conf"), "Match User *\n    PasswordAuthentication yes\n    PermitRootLogin yes\nMatch Address *\n    KbdInteractiveAuthentication yes\n");
 
-        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
         Assert.That(plan.Out, Does.Contain("~ sshd-match:/etc/ssh/local/10-site.conf:2  [ssh]  (passwordauthentication yes in 'Match User *'"));
         Assert.That(plan.Out, Does.Contain("~ sshd-match:/etc/ssh/local/10-site.conf:5  [ssh]  (kbdinteractiveauthentication yes in 'Match Address *'"));
 
-        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
         Assert.That(apply.Out, Does.Contain("globally and for 2 Match block(s)"));
         var anyone = await Root.Chroot("sshd", "-T", "-C", "user=mallory,host=x,addr=203.0.113.9,laddr=127.0.0.1,lport=22");

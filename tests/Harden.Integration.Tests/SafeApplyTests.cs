@@ -12,7 +12,7 @@ public sealed class SafeApplyTests : RootTest
         await WrapSshdAsync("echo 'line 7: Bad configuration option: injected' >&2; exit 255");
         var before = await EtcAsync();
 
-        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var run = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
 
         using (Assert.EnterMultipleScope())
         {
@@ -37,7 +37,7 @@ public sealed class SafeApplyTests : RootTest
             await File.WriteAllTextAsync(Path.Combine(templates, template), content);
             var before = await EtcAsync();
 
-            var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", "--templates", templates, .. args]);
+            var run = await Harden(["apply", "--profile", "debian-hipaa", "--yes", "--templates", templates, .. args]);
 
             Assert.That(run.ExitCode, Is.EqualTo(4), run.ToString());
             Assert.That(run.Error, Does.Contain(message));
@@ -58,7 +58,7 @@ public sealed class SafeApplyTests : RootTest
         try
         {
             var profile = Path.Combine(folder, "sudo-test.yaml");
-            await File.WriteAllTextAsync(profile, "name: sudo-test\nextends: ubuntu-hipaa\nmodules:\n  - id: sudo\n    citations: [\"164.312(a)(1)\"]\n" +
+            await File.WriteAllTextAsync(profile, "name: sudo-test\nextends: debian-hipaa\nmodules:\n  - id: sudo\n    citations: [\"164.312(a)(1)\"]\n" +
                 "    files:\n      - path: /etc/sudoers.d/hipaa\n        template: sudo/hipaa.sbn\n        mode: \"0440\"\n        validate: sudoers\n");
             Directory.CreateDirectory(Path.Combine(folder, "templates/sudo"));
             await File.WriteAllTextAsync(Path.Combine(folder, "templates/sudo/hipaa.sbn"), content);
@@ -91,8 +91,8 @@ public sealed class SafeApplyTests : RootTest
         var args = await WithOperatorAsync();
         var before = await EtcAsync();
 
-        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
-        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
+        var run = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
 
         using (Assert.EnterMultipleScope())
         {
@@ -111,10 +111,10 @@ public sealed class SafeApplyTests : RootTest
         await File.WriteAllTextAsync(dropIn, "PasswordAuthentication yes\n");
         var before = await EtcAsync();
 
-        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
         Assert.That(plan.Out, Does.Contain("~ sshd-conflict:/etc/ssh/sshd_config.d/50-cloud-init.conf:1  [ssh]  (passwordauthentication yes; the profile wants no)"));
 
-        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
         Assert.That((await Root.EffectiveSshdAsync())["passwordauthentication"], Is.EqualTo("no"));
         Assert.That(await File.ReadAllTextAsync(dropIn), Does.StartWith("# harden: disabled, conflicts with /etc/ssh/sshd_config.d/00-hipaa.conf: PasswordAuthentication yes"));
@@ -130,7 +130,7 @@ public sealed class SafeApplyTests : RootTest
         await Root.AddUserAsync("alice", withKey: false);
         var before = await EtcAsync();
 
-        var run = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--set", "ssh_allow_members=alice");
+        var run = await Harden("apply", "--profile", "debian-hipaa", "--root", Root.Path, "--yes", "--set", "ssh_allow_members=alice");
 
         using (Assert.EnterMultipleScope())
         {
@@ -139,7 +139,7 @@ public sealed class SafeApplyTests : RootTest
         }
         AssertUnchanged(before, await EtcAsync());
 
-        var accepted = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--set", "ssh_allow_members=alice", "--accept-lockout-risk");
+        var accepted = await Harden("apply", "--profile", "debian-hipaa", "--root", Root.Path, "--yes", "--set", "ssh_allow_members=alice", "--accept-lockout-risk");
         Assert.That(accepted.ExitCode, Is.Zero, accepted.ToString());
     }
 
@@ -149,7 +149,7 @@ public sealed class SafeApplyTests : RootTest
         await Root.AddUserAsync("bob", withKey: true);
         var before = await EtcAsync();
 
-        var run = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", Root.Path, "--yes", "--operator", "bob");
+        var run = await Harden("apply", "--profile", "debian-hipaa", "--root", Root.Path, "--yes", "--operator", "bob");
 
         Assert.That(run.ExitCode, Is.EqualTo(3), run.ToString());
         Assert.That(run.Error, Does.Contain("the operator (bob)").And.Contain("usermod -aG phi-access bob"));
@@ -163,7 +163,7 @@ public sealed class SafeApplyTests : RootTest
         // Slow in the verification (sshd -T), after the files are written: the staged check (sshd -t) comes before.
         await WrapSshdAsync($"echo $$ > /validator-started; sleep {seconds}", "-T");
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = "/", RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])[HardenCli.Assembly, "apply", "--profile", "ubuntu-hipaa", "--yes", .. args]) start.ArgumentList.Add(a);
+        foreach (var a in (string[])[HardenCli.Assembly, "apply", "--profile", "debian-hipaa", "--yes", .. args]) start.ArgumentList.Add(a);
         var process = Process.Start(start)!;
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (!File.Exists(marker) || (await File.ReadAllTextAsync(marker)).Length == 0)
@@ -193,8 +193,8 @@ public sealed class SafeApplyTests : RootTest
         await KillValidatorAsync();
         Assert.That(File.Exists(Root.Map("/etc/ssh/sshd_config.d/00-hipaa.conf")), Is.True, "the run was killed after writing");
 
-        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", .. args]);
-        var apply = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
         var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
 
         using (Assert.EnterMultipleScope())
@@ -217,7 +217,7 @@ public sealed class SafeApplyTests : RootTest
         var args = await WithOperatorAsync();
         var first = await StartSlowApplyAsync(args, 4);
 
-        var second = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", "--lock-timeout", "1", .. args]);
+        var second = await Harden(["apply", "--profile", "debian-hipaa", "--yes", "--lock-timeout", "1", .. args]);
         await first.WaitForExitAsync();
 
         using (Assert.EnterMultipleScope())
@@ -226,7 +226,7 @@ public sealed class SafeApplyTests : RootTest
             Assert.That(second.Error, Does.Match($@"another harden run \(pid {first.Id}\) holds the lock"));
             Assert.That(first.ExitCode, Is.Zero, await first.StandardError.ReadToEndAsync());
         }
-        var plan = await Harden(["plan", "--profile", "ubuntu-hipaa", "--detailed-exitcode", .. args]);
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", "--detailed-exitcode", .. args]);
         Assert.That(plan.ExitCode, Is.Zero, "the first run completed intact: " + plan);
     }
 
@@ -251,7 +251,7 @@ public sealed class SafeApplyTests : RootTest
         }
         var before = await EtcAsync();
 
-        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var run = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
 
         Assert.That(run.ExitCode, Is.EqualTo(3), run.ToString());
         Assert.That(run.Error, Does.Contain("the operator (alice) could not log in afterwards").And.Contain(message));
@@ -268,7 +268,7 @@ public sealed class SafeApplyTests : RootTest
         await File.WriteAllTextAsync(Root.Map("/etc/ssh/keys/alice"), key);
         await File.WriteAllTextAsync(Root.Map("/etc/ssh/sshd_config"), "AuthorizedKeysFile /etc/ssh/keys/%u\n" + Root.ReadText("/etc/ssh/sshd_config"));
 
-        var run = await Harden(["apply", "--profile", "ubuntu-hipaa", "--yes", .. args]);
+        var run = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
 
         Assert.That(run.ExitCode, Is.Zero, run.ToString());
     }

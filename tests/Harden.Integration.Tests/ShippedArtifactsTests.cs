@@ -38,9 +38,9 @@ public sealed class ShippedArtifactsTests
                 await CliWrap.Cli.Wrap(Path.Combine(output, "harden")).WithArguments(args)
                     .WithWorkingDirectory("/").WithValidation(CliWrap.CommandResultValidation.None).ExecuteBufferedAsync();
 
-            var show = await Harden("profiles", "show", "ubuntu-hipaa");
-            var apply = await Harden("apply", "--profile", "ubuntu-hipaa", "--root", root.Path, "--yes", "--accept-lockout-risk", "--format", "json");
-            var again = await Harden("plan", "--profile", "ubuntu-hipaa", "--root", root.Path, "--detailed-exitcode");
+            var show = await Harden("profiles", "show", "debian-hipaa");
+            var apply = await Harden("apply", "--profile", "debian-hipaa", "--root", root.Path, "--yes", "--accept-lockout-risk", "--format", "json");
+            var again = await Harden("plan", "--profile", "debian-hipaa", "--root", root.Path, "--detailed-exitcode");
             using (Assert.EnterMultipleScope())
             {
                 Assert.That(show.StandardOutput, Does.Contain("session_timeout").And.Contain("45 CFR 164.312(b)"));

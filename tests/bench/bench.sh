@@ -25,7 +25,7 @@ fresh_root() {
   mkdir -p "$out/root/home/alice/.ssh" "$out/root/run/sshd"
   echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBp16y23I6QhpupVVc971yPQuEpvEhpZvf0L07SsCrhW alice@bench" > "$out/root/home/alice/.ssh/authorized_keys"
 }
-args=(--profile ubuntu-hipaa --root "$out/root" --set ssh_allow_members=alice --operator alice)
+args=(--profile debian-hipaa --root "$out/root" --set ssh_allow_members=alice --operator alice)
 
 fresh_root
 plan=(); for _ in $(seq "$runs"); do plan+=("$(ms "$harden" plan "${args[@]}")"); done

@@ -23,7 +23,9 @@ public sealed class TextPlanView : IPlanView
     public string Render(Plan plan)
     {
         var sb = new StringBuilder();
-        sb.Append($"Profile {plan.Profile} on {plan.Root}{(plan.Live ? " (this host)" : " (offline root)")}\n\n");
+        sb.Append($"Profile {plan.Profile} on {plan.Root}{(plan.Live ? " (this host)" : " (offline root)")}\n");
+        if (plan.Platform is { } platform) sb.Append($"Release {platform}{(plan.ProfileDetected ? $"; no --profile given, so {plan.Profile}, the shipped profile for it" : "")}\n");
+        sb.Append('\n');
         foreach (var warning in plan.Warnings) sb.Append($"warning: {warning}\n");
         if (plan.LockoutRisk is { } risk) sb.Append($"warning: {risk}\n");
         if (plan.Warnings.Length > 0 || plan.LockoutRisk is not null) sb.Append('\n');

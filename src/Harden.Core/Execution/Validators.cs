@@ -50,6 +50,15 @@ public sealed partial class Validators(ICommandRunner runner)
     [GeneratedRegex(@"^(-D|-e [012]|-b \d+|-f [012]|-r \d+|--backlog_wait_time \d+|-i|--loginuid-immutable|--reset-lost)(\s+-k\s+\S+)?$")]
     private static partial Regex ControlRule();
 
+    /// <summary>The machine name ausyscall knows for b64/b32 on this architecture.</summary>
+    private static string MachineName(string arch) => (System.Runtime.InteropServices.RuntimeInformation.OSArchitecture, arch) switch
+    {
+        (System.Runtime.InteropServices.Architecture.Arm64, "b64") => "aarch64",
+        (System.Runtime.InteropServices.Architecture.Arm64, _) => "arm",
+        (_, "b64") => "x86_64",
+        _ => "i386",
+    };
+
     /// <summary>Lints each rule line against auditctl's grammar and asks ausyscall about every syscall name.</summary>
     public async Task<string?> CheckAuditRulesAsync(string path, string content, CancellationToken ct)
     {
@@ -81,6 +90,9 @@ public sealed partial class Validators(ICommandRunner runner)
         {
             // ausyscall takes b64/b32 itself and maps them to the target's own architecture.
             var result = await runner.RunAsync(["ausyscall", arch, name, "--exact"], ct);
+            // audit before 3.0.7 (Debian 11) knows machine names only, not b64/b32.
+            if (!result.Succeeded && result.Message.Contains("Two syscall names", StringComparison.Ordinal))
+                result = await runner.RunAsync(["ausyscall", MachineName(arch), name, "--exact"], ct);
             if (!result.Succeeded)
                 errors.Append($"{path}: syscall '{name}' is unknown for {arch} (ausyscall: {result.Message})\n");
         }

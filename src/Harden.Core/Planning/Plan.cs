@@ -46,6 +46,12 @@ public sealed record Plan(
     /// <summary>How this plan was asked for, so a saved plan can be checked against a fresh one.</summary>
     public PlanRequest? Request { get; init; }
 
+    /// <summary>The root's release as os-release says it (PRETTY_NAME, ID and VERSION_ID).</summary>
+    public string? Platform { get; init; }
+
+    /// <summary>True when no profile was named and harden picked the shipped one for <see cref="Platform"/>.</summary>
+    public bool ProfileDetected { get; init; }
+
     [JsonIgnore]
     public IEnumerable<Change> Pending => Changes.Where(c => c.IsChange);
 

@@ -87,6 +87,16 @@ public sealed record Profile(
     ImmutableDictionary<string, Handler> Handlers)
 {
     public VariableDefinition? FindVariable(string name) => Variables.FirstOrDefault(v => v.Name == name);
+
+    /// <summary>Variable defaults for one release ("debian 11"), over the general defaults and under --set.</summary>
+    public ImmutableDictionary<string, ImmutableDictionary<string, string>> ReleaseDefaults { get; init; } =
+        ImmutableDictionary<string, ImmutableDictionary<string, string>>.Empty;
+
+    /// <summary>The releases ("ID VERSION_ID" from os-release) the profile is made for; empty for any.</summary>
+    public ImmutableArray<string> Supports { get; init; } = [];
+
+    /// <summary>Whether a host's os-release is one this profile supports ("debian 12" matches VERSION_ID 12 and 12.x).</summary>
+    public bool Supported(Host.OsRelease release) => Supports.IsEmpty || Supports.Any(release.Is);
 }
 
 /// <summary>The names a profile may use for checks, so a typo is a load error rather than a silent no-op.</summary>

@@ -100,7 +100,14 @@ public sealed class ProfileLoader(IProfileSource source)
             [.. chain.Select(d => d.Name)],
             definitions,
             [.. modules],
-            handlers.ToImmutable());
+            handlers.ToImmutable())
+        {
+            // The nearest document that says which releases it supports decides (a clinic's own profile may narrow it).
+            Supports = chain.Select(d => d.Supports).LastOrDefault(s => !s.IsEmpty, ImmutableArray<string>.Empty),
+            ReleaseDefaults = chain.SelectMany(d => d.ReleaseDefaults).GroupBy(kv => kv.Key, StringComparer.Ordinal)
+                .ToImmutableDictionary(g => g.Key, g => g.Aggregate(ImmutableDictionary<string, string>.Empty.WithComparers(StringComparer.Ordinal),
+                    (all, kv) => all.SetItems(kv.Value)), StringComparer.Ordinal),
+        };
         CheckReferences(profile, chain);
         return profile;
     }
@@ -109,6 +116,11 @@ public sealed class ProfileLoader(IProfileSource source)
     private static void CheckReferences(Profile profile, List<ProfileDocument> chain)
     {
         var origin = string.Join(", ", chain.Select(d => d.Origin));
+        foreach (var (release, defaults) in profile.ReleaseDefaults)
+        {
+            foreach (var name in defaults.Keys.Where(n => profile.FindVariable(n) is null))
+                throw new HardenException($"{origin}: releases: '{release}' sets variable '{name}', which is not declared");
+        }
         foreach (var m in profile.Modules)
         {
             foreach (var h in m.Handlers)
@@ -163,6 +175,13 @@ internal sealed record ProfileDocument(
     ImmutableArray<VariableSpec> Variables, ImmutableArray<Handler> Handlers,
     ImmutableArray<Module> Modules, ImmutableArray<string> RemoveModules)
 {
+    /// <summary>"ID VERSION" pairs from os-release this profile is made for, e.g. "debian 12".</summary>
+    public ImmutableArray<string> Supports { get; init; } = [];
+
+    /// <summary>Per release ("debian 11"), variable defaults that differ there (an older OpenSSH's algorithms).</summary>
+    public ImmutableDictionary<string, ImmutableDictionary<string, string>> ReleaseDefaults { get; init; } =
+        ImmutableDictionary<string, ImmutableDictionary<string, string>>.Empty;
+
     public static ProfileDocument Parse(string name, string text, string origin)
     {
         var yaml = new YamlStream();
@@ -178,7 +197,7 @@ internal sealed record ProfileDocument(
             throw new HardenException($"{origin}: a profile is one YAML mapping (name, description, variables, modules, …)");
 
         var r = new Reader(origin);
-        r.OnlyKeys(root, "name", "description", "platform", "extends", "variables", "handlers", "modules", "remove_modules");
+        r.OnlyKeys(root, "name", "description", "platform", "supports", "releases", "extends", "variables", "handlers", "modules", "remove_modules");
         var declared = r.OptionalScalar(root, "name");
         if (declared is not null && declared != name)
             throw new HardenException($"{origin}: 'name: {declared}' does not match the file name '{name}'");
@@ -234,7 +253,28 @@ internal sealed record ProfileDocument(
 
         return new ProfileDocument(name, origin, r.OptionalScalar(root, "extends"), r.OptionalScalar(root, "description"),
             r.OptionalScalar(root, "platform"), variables.ToImmutable(), handlers.ToImmutable(), modules.ToImmutable(),
-            r.List(root, "remove_modules"));
+            r.List(root, "remove_modules"))
+        {
+            ReleaseDefaults = ParseReleases(r, root),
+            Supports = [.. r.List(root, "supports").Select(s => Patterns.Release().IsMatch(s) ? s : throw r.Error(root, $"supports: '{s}' is not \"ID VERSION\" as in os-release, e.g. \"debian 12\""))],
+        };
+    }
+
+    /// <summary><c>releases: {"debian 11": {variable: value}}</c>: defaults for one release, values as a variable's default is written.</summary>
+    private static ImmutableDictionary<string, ImmutableDictionary<string, string>> ParseReleases(Reader r, YamlMappingNode root)
+    {
+        var found = ImmutableDictionary.CreateBuilder<string, ImmutableDictionary<string, string>>(StringComparer.Ordinal);
+        if (r.Optional<YamlMappingNode>(root, "releases") is not { } releases) return found.ToImmutable();
+        foreach (var (key, value) in releases.Children)
+        {
+            var release = r.Scalar(key);
+            if (!Patterns.Release().IsMatch(release)) throw r.Error(key, $"releases: '{release}' is not \"ID VERSION\" as in os-release, e.g. \"debian 11\"");
+            var defaults = ImmutableDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
+            foreach (var (name, v) in r.Expect<YamlMappingNode>(value, $"release '{release}'").Children)
+                defaults[r.Scalar(name)] = v is YamlSequenceNode seq ? string.Join(",", seq.Children.Select(r.Scalar)) : r.Scalar(v);
+            found[release] = defaults.ToImmutable();
+        }
+        return found.ToImmutable();
     }
 
     private static Module ParseModule(Reader r, YamlMappingNode m)

@@ -5,7 +5,8 @@ namespace Harden.Profiles;
 /// <summary>Turns a profile's defaults plus the user's <c>--set KEY=VALUE</c> pairs into checked values.</summary>
 public static class VariableBinder
 {
-    public static ImmutableSortedDictionary<string, VariableValue> Bind(Profile profile, IEnumerable<string> assignments)
+    /// <param name="release">The root's release: its <c>releases:</c> defaults apply over the general ones.</param>
+    public static ImmutableSortedDictionary<string, VariableValue> Bind(Profile profile, IEnumerable<string> assignments, Host.OsRelease? release = null)
     {
         var values = ImmutableSortedDictionary.CreateBuilder<string, VariableValue>(StringComparer.Ordinal);
         foreach (var def in profile.Variables)
@@ -13,6 +14,9 @@ public static class VariableBinder
             if (def.Default is { } d) values[def.Name] = d;
             else if (def.Optional) values[def.Name] = def.Type is VariableType.Names or VariableType.Paths ? new VariableValue.List([]) : new VariableValue.Text("");
         }
+
+        foreach (var (name, raw) in profile.ReleaseDefaults.Where(r => release?.Is(r.Key) == true).SelectMany(r => r.Value))
+            values[name] = profile.FindVariable(name)!.Parse(raw);
 
         foreach (var assignment in assignments)
         {

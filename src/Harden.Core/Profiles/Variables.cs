@@ -142,6 +142,10 @@ internal static partial class Patterns
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     public static partial Regex ProfileName();
 
+    /// <summary>"debian 12", "ubuntu 22.04": an os-release ID and VERSION_ID.</summary>
+    [GeneratedRegex(@"^[a-z0-9._-]+ [0-9][0-9.]*$")]
+    public static partial Regex Release();
+
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9:_.@-]*\.(service|socket|timer|path|target|mount)$")]
     public static partial Regex UnitName();
 
