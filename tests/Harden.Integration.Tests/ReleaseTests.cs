@@ -49,6 +49,8 @@ public sealed class ReleaseTests(string suite)
             Assert.That(sshd["permitrootlogin"], Is.EqualTo("no"));
             Assert.That(sshd["allowgroups"], Is.EqualTo("phi-access"));
             Assert.That(sshd["kexalgorithms"], Does.StartWith("curve25519-sha256").Or.StartWith("sntrup761x25519-sha512"));
+            Assert.That(sshd["hostkey"], Is.EqualTo("/etc/ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_rsa_key"), "no ECDSA or DSA host key offered");
+            Assert.That(sshd["compression"], Is.EqualTo("no"));
             Assert.That(auth, Does.Match(@"(?s)pam_faillock\.so preauth.*pam_unix\.so.*pam_faillock\.so authfail"));
             Assert.That(_root.ReadText("/etc/audit/audit.rules"), Does.Contain("-k phi_access"), "augenrules compiled the rules");
             Assert.That(chage, Does.Match(@"Maximum number of days between password change\s*:\s*90"));
@@ -61,6 +63,30 @@ public sealed class ReleaseTests(string suite)
         Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
         var differences = before.Differences(await Tree.CaptureAsync(_root.Map("/etc")));
         Assert.That(differences, Is.Empty, string.Join("\n", differences));
+    }
+
+    /// <summary>
+    /// Log forwarding over TLS 1.2+ with a client certificate, accepted by this release's own
+    /// rsyslogd -N1 (Debian 11's rsyslog takes the TLS files globally, later ones per action).
+    /// </summary>
+    [Test]
+    public async Task Tls_log_forwarding_with_a_client_certificate_passes_this_releases_rsyslogd()
+    {
+        await _root.AddUserAsync("alice", withKey: true);
+        // rsyslogd -N1 checks these files can be read; their content is only read when connecting.
+        Directory.CreateDirectory(_root.Map("/etc/ssl/certs"));
+        foreach (var file in (string[])["/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/clinic-client.pem", "/etc/ssl/clinic-client.key"])
+        {
+            if (!File.Exists(_root.Map(file))) await File.WriteAllTextAsync(_root.Map(file), "placeholder\n");
+        }
+        var apply = await HardenCli.RunAsync("apply", "--yes", "--root", _root.Path, "--set", "ssh_allow_members=alice", "--operator", "alice",
+            "--set", "log_server=logs.example.org", "--set", "log_client_cert=/etc/ssl/clinic-client.pem", "--set", "log_client_key=/etc/ssl/clinic-client.key");
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.That(apply.Out, Does.Contain("checking the staged rsyslog configuration (rsyslogd -N1"));
+        var conf = _root.ReadText("/etc/rsyslog.d/60-hipaa-remote.conf");
+        Assert.That(conf, Does.Contain("gnutlsPriorityString=\"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:").And.Contain("/etc/ssl/clinic-client.pem"));
+        var check = await _root.Chroot("rsyslogd", "-N1");
+        Assert.That(check.ExitCode, Is.Zero, check.StandardOutput + check.StandardError);
     }
 
     [Test]

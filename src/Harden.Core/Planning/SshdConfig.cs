@@ -60,7 +60,11 @@ public static class SshdConfig
     {
         var managed = ImmutableSortedDictionary.CreateBuilder<string, string>(StringComparer.Ordinal);
         foreach (var s in Parse(dropIn).Where(s => s.Global && s.Key is not ("include" or "match")))
-            managed.TryAdd(s.Key, s.Value);
+        {
+            // Every line of a cumulative key counts (two HostKey lines offer two keys); else the first wins.
+            if (Cumulative.Contains(s.Key) && managed.TryGetValue(s.Key, out var earlier)) managed[s.Key] = earlier + " " + s.Value;
+            else managed.TryAdd(s.Key, s.Value);
+        }
         return managed.ToImmutable();
     }
 
@@ -69,13 +73,17 @@ public static class SshdConfig
             string.Join(' ', b.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)), StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Keys whose values add up across lines (every AllowGroups line counts), so the effective value is a set.</summary>
-    private static readonly string[] Cumulative = ["allowgroups", "allowusers", "denygroups", "denyusers"];
+    private static readonly string[] Cumulative = ["allowgroups", "allowusers", "denygroups", "denyusers", "hostkey"];
 
     /// <summary>Whether the effective value sshd -T reports is what the profile wants.</summary>
     public static bool Satisfies(string key, string wanted, string effective) =>
         Cumulative.Contains(key)
             ? Words(wanted).SetEquals(Words(effective))
             : SameValue(wanted, effective);
+
+    /// <summary>Whether a line elsewhere undoes what the profile wants: another value, or for a cumulative key one it does not list.</summary>
+    public static bool Weakens(string key, string wanted, string line) =>
+        Cumulative.Contains(key) ? !Words(line).IsSubsetOf(Words(wanted)) : !SameValue(wanted, line);
 
     private static HashSet<string> Words(string value) =>
         value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);

@@ -45,7 +45,7 @@ public sealed class SshdConflictResource(string module, string path, int line, s
             var lines = System.Text.Encoding.UTF8.GetString(state.Content).Split('\n');
             foreach (var s in SshdConfig.Parse(string.Join('\n', lines)))
             {
-                if (!managed.TryGetValue(s.Key, out var want) || SshdConfig.SameValue(want, s.Value)) continue;
+                if (!managed.TryGetValue(s.Key, out var want) || !SshdConfig.Weakens(s.Key, want, s.Value)) continue;
                 yield return new SshdConflictResource(module, path, s.Line, lines[s.Line - 1], s.Key, s.Value, want, s.Match, managedBy);
             }
         }
