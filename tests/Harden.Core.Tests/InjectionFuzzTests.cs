@@ -29,7 +29,7 @@ public sealed partial class InjectionFuzzTests
 
     private static IReadOnlyDictionary<string, string> RenderAll(Profile profile, IEnumerable<string> sets)
     {
-        var desired = DesiredState.Render(profile, VariableBinder.Bind(profile, ["log_server=logs.example.org", .. sets]),
+        var desired = DesiredState.Render(profile, VariableBinder.Bind(profile, ["log_server=logs.example.org", "firewall=true", "time_servers=ntp.example.org", .. sets]),
             new TemplateRenderer(EmbeddedTemplateSource.Instance));
         // Keyed by module and position, not path: a path variable moves its file.
         return desired.Files.GroupBy(f => f.Module).SelectMany(g => g.Select((f, i) => (Key: $"{g.Key}#{i}", f.Content)))
@@ -48,7 +48,7 @@ public sealed partial class InjectionFuzzTests
         var baseline = RenderAll(profile, [$"{name}={plain}"]).ToDictionary(kv => kv.Key, kv => Structure(kv.Value));
         var accepted = new List<string>();
         // A comma separates the items of a list on the command line: two items, not an injection.
-        var isList = definition.Type is VariableType.Names or VariableType.Paths;
+        var isList = definition.Type is VariableType.Names or VariableType.Paths or VariableType.Networks or VariableType.Ports;
         foreach (var probe in Probes.Where(p => !(isList && p == ",")))
         {
             var value = Sample(definition, "a" + probe + "b");
@@ -78,6 +78,8 @@ public sealed partial class InjectionFuzzTests
         VariableType.Bool => word == "x" ? "true" : "true" + word,
         VariableType.Path or VariableType.Paths => "/srv/" + word,
         VariableType.Host => "host" + word + ".example.org",
+        VariableType.Networks => "10.0.0.0/8" + (word == "x" ? "" : word),
+        VariableType.Ports => "443" + (word == "x" ? "" : word),
         _ => "v" + word,
     };
 

@@ -24,6 +24,12 @@ public sealed partial class Validators(ICommandRunner runner)
                 return Fail("rsyslogd -N1", await runner.RunAsync(["rsyslogd", "-N1", "-f", path], ct));
             case "sudoers":
                 return Fail("visudo -c", await runner.RunAsync(["visudo", "-cf", path], ct));
+            case "systemd":
+                // The unit as systemd reads it: sections, keys, and that its programs exist.
+                return Fail("systemd-analyze verify", await runner.RunAsync(["systemd-analyze", "verify", path], ct));
+            case "nft":
+                // Parsed and checked against the kernel's nftables without being loaded (-c).
+                return Fail("nft -c", await runner.RunAsync(["nft", "-c", "-f", path], ct));
             case "chrony":
                 // -p parses the file as chronyd would and prints it; a bad directive is fatal.
                 return Fail("chronyd -p", await runner.RunAsync(["chronyd", "-p", "-f", path], ct));

@@ -20,9 +20,13 @@ public sealed partial record DesiredState(
 {
     public IEnumerable<FileResource> Files => Resources.OfType<FileResource>();
 
+    /// <summary>Files active modules rely on but never write (a backup password file), with the module: plan checks they are private.</summary>
+    public ImmutableArray<(string Module, string Path)> PrivateFiles { get; init; } = [];
+
     public static DesiredState Render(Profile profile, ImmutableSortedDictionary<string, VariableValue> variables, TemplateRenderer renderer)
     {
         var resources = new List<IResource>();
+        var privateFiles = ImmutableArray.CreateBuilder<(string, string)>();
         var active = ImmutableArray.CreateBuilder<Module>();
         var skipped = ImmutableArray.CreateBuilder<SkippedModule>();
         foreach (var module in profile.Modules)
@@ -41,8 +45,15 @@ public sealed partial record DesiredState(
             }
             active.Add(module);
             resources.AddRange(ModuleResources(module, variables, renderer));
+            foreach (var text in module.PrivateFiles)
+            {
+                foreach (var path in RenderPaths(text, module.Id, variables, renderer)) privateFiles.Add((module.Id, path));
+            }
         }
-        return new DesiredState(profile, variables, Deduplicate(profile, resources), active.ToImmutable(), skipped.ToImmutable());
+        return new DesiredState(profile, variables, Deduplicate(profile, resources), active.ToImmutable(), skipped.ToImmutable())
+        {
+            PrivateFiles = privateFiles.ToImmutable(),
+        };
     }
 
     private static IEnumerable<IResource> ModuleResources(Module module, ImmutableSortedDictionary<string, VariableValue> variables, TemplateRenderer renderer)

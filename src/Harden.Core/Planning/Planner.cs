@@ -15,7 +15,8 @@ public static class Planner
     public const string SshdValidator = "sshd";
 
     /// <summary>Everything the resources ask the host reader for, plus what the sshd checks need.</summary>
-    public static IEnumerable<HostQuery> Needs(DesiredState desired) => desired.Resources.SelectMany(r => r.Needs);
+    public static IEnumerable<HostQuery> Needs(DesiredState desired) =>
+        desired.Resources.SelectMany(r => r.Needs).Concat(desired.PrivateFiles.Select(p => new HostQuery(HostQueryKind.File, p.Path)));
 
     public static Plan Create(DesiredState desired, HostSnapshot host)
     {
@@ -35,6 +36,14 @@ public static class Planner
         }
         var changes = Order(resources).Select(r => r.Plan(host)).ToImmutableArray();
         CheckOwners(changes, host);
+        foreach (var (module, path) in desired.PrivateFiles)
+        {
+            var file = host.File(path);
+            if (!file.Exists)
+                warnings.Add($"module {module}: {path} does not exist{(file.Symlink is not null ? " as a regular file (it is a symlink)" : "")}; create it (root-owned, 0600) before the first run");
+            else if (((int)file.Mode & 0x3F) != 0 || file.Uid != 0)
+                warnings.Add($"module {module}: {path} is {Octal(file.Mode)} owned by uid {file.Uid}; it holds a secret: chown root:root and chmod 0600 it");
+        }
         // "-e 2" locks the loaded rules until a reboot: say so before anyone applies it.
         if (resources.OfType<FileResource>().FirstOrDefault(f => f.Validator == "audit" && f.Content.Split('\n').Any(l => l.Trim() == "-e 2")) is { } immutable)
             warnings.Add($"{immutable.Path} makes the audit rules immutable (-e 2): once loaded, every rule change (a later apply, a rollback) needs a reboot to take effect");

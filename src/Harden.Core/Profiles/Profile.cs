@@ -72,6 +72,9 @@ public sealed record Module(
     public ImmutableArray<ManagedService> Services { get; init; } = [];
     public ManagedAging? AccountAging { get; init; }
 
+    /// <summary>Files the module relies on but does not write (a password file): plan warns when one is missing or readable by others.</summary>
+    public ImmutableArray<string> PrivateFiles { get; init; } = [];
+
     /// <summary>Variables that turn the module off when set (a flag that is on, a non-empty value): <c>allow_ftp</c>.</summary>
     public ImmutableArray<string> Unless { get; init; } = [];
 }
@@ -102,7 +105,7 @@ public sealed record Profile(
 /// <summary>The names a profile may use for checks, so a typo is a load error rather than a silent no-op.</summary>
 public static class KnownNames
 {
-    public static readonly ImmutableArray<string> Validators = ["sshd", "rsyslog", "audit", "shell", "sudoers", "chrony"];
+    public static readonly ImmutableArray<string> Validators = ["sshd", "rsyslog", "audit", "shell", "sudoers", "chrony", "nft", "systemd"];
     public static readonly ImmutableArray<string> Verifiers = ["sshd"];
     public static readonly ImmutableArray<string> ServiceStates = ["enabled", "disabled", "masked"];
     public static readonly ImmutableArray<string> BlockPositions = ["top", "end"];

@@ -154,7 +154,7 @@ internal sealed record VariableSpec(
     public VariableDefinition Build()
     {
         if (Type is not { } type)
-            throw new HardenException($"{Origin}:{Line}: variable '{Name}' has no type (string, int, bool, host, port, names, path, paths)");
+            throw new HardenException($"{Origin}:{Line}: variable '{Name}' has no type (string, int, bool, host, port, names, path, paths, networks, ports)");
         var definition = new VariableDefinition(Name, type, null, Description ?? "", Min, Max, Optional ?? false);
         if (Default is null)
             return definition;
@@ -215,7 +215,7 @@ internal sealed record ProfileDocument(
                 VariableType? type = r.OptionalScalar(v, "type") is { } t
                     ? Enum.TryParse<VariableType>(t, ignoreCase: true, out var parsed) && t.All(char.IsLower)
                         ? parsed
-                        : throw r.Error(v, $"variable '{varName}': unknown type '{t}' (string, int, bool, host, port, names, path, paths)")
+                        : throw r.Error(v, $"variable '{varName}': unknown type '{t}' (string, int, bool, host, port, names, path, paths, networks, ports)")
                     : null;
                 string? def = v.Children.TryGetValue(new YamlScalarNode("default"), out var d)
                     ? d switch
@@ -280,7 +280,7 @@ internal sealed record ProfileDocument(
     private static Module ParseModule(Reader r, YamlMappingNode m)
     {
         r.OnlyKeys(m, "id", "title", "citations", "files", "keys", "blocks", "directories", "packages", "absent_packages",
-            "services", "groups_from", "members_from", "requires", "handlers", "verify", "account_aging", "unless");
+            "services", "groups_from", "members_from", "requires", "handlers", "verify", "account_aging", "unless", "private_files");
         var id = r.RequiredScalar(m, "id");
         var files = ImmutableArray.CreateBuilder<ManagedFile>();
         foreach (var f in r.Mappings(m, "files", $"file of module '{id}'"))
@@ -345,6 +345,7 @@ internal sealed record ProfileDocument(
             Services = services.ToImmutable(),
             AccountAging = aging,
             Unless = r.List(m, "unless"),
+            PrivateFiles = r.List(m, "private_files"),
         };
     }
 

@@ -12,7 +12,7 @@ public static class VariableBinder
         foreach (var def in profile.Variables)
         {
             if (def.Default is { } d) values[def.Name] = d;
-            else if (def.Optional) values[def.Name] = def.Type is VariableType.Names or VariableType.Paths ? new VariableValue.List([]) : new VariableValue.Text("");
+            else if (def.Optional) values[def.Name] = def.Type is VariableType.Names or VariableType.Paths or VariableType.Networks or VariableType.Ports ? new VariableValue.List([]) : new VariableValue.Text("");
         }
 
         foreach (var (name, raw) in profile.ReleaseDefaults.Where(r => release?.Is(r.Key) == true).SelectMany(r => r.Value))

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 
 namespace Harden.Profiles;
 
-public enum VariableType { String, Int, Bool, Host, Port, Names, Path, Paths }
+public enum VariableType { String, Int, Bool, Host, Port, Names, Path, Paths, Networks, Ports }
 
 /// <summary>A typed profile variable: the single place where user input becomes trusted.</summary>
 public sealed record VariableDefinition(
@@ -69,6 +69,23 @@ public sealed record VariableDefinition(
                 }
                 if (items.Length == 0 && !Optional) throw Invalid(raw, "needs at least one name");
                 return new VariableValue.List([.. items]);
+            case VariableType.Networks:
+                var networks = raw.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                // Parsed, then written back in canonical form: only digits, dots, colons and a /prefix reach a file.
+                var canonical = networks.Select(n => System.Net.IPNetwork.TryParse(n, out var net) ? net.ToString()
+                    : System.Net.IPAddress.TryParse(n, out var ip) && !n.Contains('%') ? ip.ToString()
+                    : throw Invalid(raw, $"has '{n}', which is not an IP address or network (10.0.0.0/8, 2001:db8::/32)")).ToList();
+                if (canonical.Count == 0 && !Optional) throw Invalid(raw, "needs at least one network");
+                return new VariableValue.List([.. canonical]);
+            case VariableType.Ports:
+                var ports = raw.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                foreach (var p in ports)
+                {
+                    if (!int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+                        throw Invalid(raw, $"has '{p}', which is not a port (1..65535)");
+                }
+                if (ports.Length == 0 && !Optional) throw Invalid(raw, "needs at least one port");
+                return new VariableValue.List([.. ports.Select(p => int.Parse(p, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture))]);
             default:
                 if (raw.Length == 0 && !Optional) throw Invalid(raw, "must not be empty");
                 // A string lands inside other files' syntax (a quoted rsyslog parameter, an sshd

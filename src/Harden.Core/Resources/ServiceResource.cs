@@ -59,10 +59,12 @@ public sealed class ServiceResource(string module, string unit, string state) : 
         var unit = entry.Address.Key;
         var before = entry.Before.Get("state");
         var now = ServiceReader.Read(fx.Root, [unit])[unit];
-        if (before is null or "absent" || now == before) return RestoreOutcome.Nothing;
+        if (before is null || now == before || now == "absent") return RestoreOutcome.Nothing;
         if (now != entry.After.Get("state") && !force)
             return new RestoreOutcome(false, $"{unit} is {now} now, not {entry.After.Get("state")} as the run left it; kept (rollback --force makes it {before})");
-        await SetAsync(fx, unit, now, before, ct);
+        // A unit this run brought (its file or package is removed after this, in reverse order) is
+        // disabled first, so no link is left pointing at a unit that is gone.
+        await SetAsync(fx, unit, now, before == "absent" ? "disabled" : before, ct);
         return RestoreOutcome.Done;
     }
 }
