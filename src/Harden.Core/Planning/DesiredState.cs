@@ -65,6 +65,8 @@ public sealed partial record DesiredState(
         foreach (var package in module.Packages) yield return new PackageResource(id, package, present: true);
         var groups = module.GroupsFrom is { } gv && variables[gv] is VariableValue.List gl ? gl.Items : [];
         foreach (var group in groups) yield return new GroupResource(id, group);
+        var accounts = module.SystemUsersFrom is { } uv && variables[uv] is VariableValue.List ul ? ul.Items : [];
+        foreach (var account in accounts) yield return new UserResource(id, account);
         var members = module.MembersFrom is { } mv && variables[mv] is VariableValue.List ml ? ml.Items : [];
         foreach (var member in members)
         {
@@ -73,7 +75,8 @@ public sealed partial record DesiredState(
         foreach (var d in module.Directories)
         {
             foreach (var path in Paths(d.Path))
-                yield return new DirectoryResource(id, path, Text(d.Owner, "owner"), Text(d.Group, "group"), d.Mode);
+                yield return new DirectoryResource(id, path, Text(d.Owner, "owner"), Text(d.Group, "group"),
+                    d.ModeTemplate is { } template ? DirectoryMode(Text(template, "mode"), id) : d.Mode);
         }
         foreach (var f in module.Files)
         {
@@ -107,6 +110,12 @@ public sealed partial record DesiredState(
         foreach (var s in module.Services) yield return new ServiceResource(id, s.Name, s.State);
         foreach (var package in module.AbsentPackages) yield return new PackageResource(id, package, present: false);
     }
+
+    /// <summary>A directory mode from a variable: octal, 0000..7777.</summary>
+    private static UnixFileMode DirectoryMode(string text, string module) =>
+        text.Length is >= 3 and <= 4 && text.All(c => c is >= '0' and <= '7')
+            ? (UnixFileMode)Convert.ToInt32(text, 8)
+            : throw new HardenException($"module '{module}': directory mode '{VariableDefinition.Printable(text)}' is not an octal mode such as 2770 or 0750");
 
     [GeneratedRegex(@"^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")]
     private static partial Regex WholeVariable();
@@ -150,7 +159,7 @@ public sealed partial record DesiredState(
 
     private static bool Same(IResource a, IResource b) => (a, b) switch
     {
-        (GroupResource, GroupResource) or (MemberResource, MemberResource) => true,
+        (GroupResource, GroupResource) or (MemberResource, MemberResource) or (UserResource, UserResource) => true,
         (PackageResource x, PackageResource y) => x.Present == y.Present,
         _ => false,
     };

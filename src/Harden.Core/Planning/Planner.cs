@@ -169,6 +169,13 @@ public static class Planner
     private static void CheckOwners(ImmutableArray<Change> changes, HostSnapshot host)
     {
         var created = changes.Where(c => c.Address.Kind == GroupResource.Kind).Select(c => c.Address.Key).ToHashSet(StringComparer.Ordinal);
+        var users = changes.Where(c => c.Address.Kind == UserResource.Kind).Select(c => c.Address.Key).ToHashSet(StringComparer.Ordinal);
+        foreach (var c in changes.Where(c => c.IsChange && c.Address.Kind == DirectoryResource.Kind && c.After.Get("owner") is not null))
+        {
+            var owner = c.After!["owner"];
+            if (host.Users.All(u => u.Name != owner) && !users.Contains(owner) && !uint.TryParse(owner, out _))
+                throw new HardenException($"{c.Address}: owner '{owner}' does not exist on the target and no module creates it");
+        }
         foreach (var c in changes.Where(c => c.IsChange && c.After.Get("group") is not null))
         {
             var group = c.After!["group"];

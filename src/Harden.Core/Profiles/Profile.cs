@@ -26,7 +26,11 @@ public sealed record ManagedKey(string Path, string Key, string Value, string Se
 public sealed record ManagedBlock(string Path, string Template, string Position, string? Validator);
 
 /// <summary>A directory with owner, group and mode (setgid allowed). <see cref="Path"/> may be a <c>{{ list }}</c> variable.</summary>
-public sealed record ManagedDirectory(string Path, string Owner, string Group, UnixFileMode Mode);
+public sealed record ManagedDirectory(string Path, string Owner, string Group, UnixFileMode Mode)
+{
+    /// <summary>A mode that names a variable (<c>"{{ phi_directory_mode }}"</c>), rendered and checked as octal.</summary>
+    public string? ModeTemplate { get; init; }
+}
 
 /// <summary>
 /// Password aging for accounts that exist already (human accounts, plus the users a list variable
@@ -71,6 +75,9 @@ public sealed record Module(
     public ImmutableArray<string> AbsentPackages { get; init; } = [];
     public ImmutableArray<ManagedService> Services { get; init; } = [];
     public ManagedAging? AccountAging { get; init; }
+
+    /// <summary>A names variable listing service accounts to create (system users, no login) if missing.</summary>
+    public string? SystemUsersFrom { get; init; }
 
     /// <summary>Files the module relies on but does not write (a password file): plan warns when one is missing or readable by others.</summary>
     public ImmutableArray<string> PrivateFiles { get; init; } = [];

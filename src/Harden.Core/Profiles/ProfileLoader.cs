@@ -128,15 +128,15 @@ public sealed class ProfileLoader(IProfileSource source)
                 if (!profile.Handlers.ContainsKey(h))
                     throw new HardenException($"{origin}: module '{m.Id}' names handler '{h}', which is not defined (defined: {string.Join(", ", profile.Handlers.Keys.Order())})");
             }
-            foreach (var r in m.Requires.Append(m.GroupsFrom).Append(m.MembersFrom).Append(m.AccountAging?.ExtraUsersFrom).Concat(m.Unless).OfType<string>())
+            foreach (var r in m.Requires.Append(m.GroupsFrom).Append(m.MembersFrom).Append(m.AccountAging?.ExtraUsersFrom).Append(m.SystemUsersFrom).Concat(m.Unless).OfType<string>())
             {
                 if (profile.FindVariable(r) is null)
                     throw new HardenException($"{origin}: module '{m.Id}' refers to variable '{r}', which is not declared");
             }
-            foreach (var g in new[] { m.GroupsFrom, m.MembersFrom, m.AccountAging?.ExtraUsersFrom }.OfType<string>())
+            foreach (var g in new[] { m.GroupsFrom, m.MembersFrom, m.AccountAging?.ExtraUsersFrom, m.SystemUsersFrom }.OfType<string>())
             {
                 if (profile.FindVariable(g)!.Type != VariableType.Names)
-                    throw new HardenException($"{origin}: module '{m.Id}': groups_from, members_from and extra_users_from must name variables of type names");
+                    throw new HardenException($"{origin}: module '{m.Id}': groups_from, members_from, extra_users_from and system_users_from must name variables of type names");
             }
         }
     }
@@ -154,7 +154,7 @@ internal sealed record VariableSpec(
     public VariableDefinition Build()
     {
         if (Type is not { } type)
-            throw new HardenException($"{Origin}:{Line}: variable '{Name}' has no type (string, int, bool, host, port, names, path, paths, networks, ports)");
+            throw new HardenException($"{Origin}:{Line}: variable '{Name}' has no type (string, int, bool, host, port, names, path, paths, networks, ports, mode)");
         var definition = new VariableDefinition(Name, type, null, Description ?? "", Min, Max, Optional ?? false);
         if (Default is null)
             return definition;
@@ -215,7 +215,7 @@ internal sealed record ProfileDocument(
                 VariableType? type = r.OptionalScalar(v, "type") is { } t
                     ? Enum.TryParse<VariableType>(t, ignoreCase: true, out var parsed) && t.All(char.IsLower)
                         ? parsed
-                        : throw r.Error(v, $"variable '{varName}': unknown type '{t}' (string, int, bool, host, port, names, path, paths, networks, ports)")
+                        : throw r.Error(v, $"variable '{varName}': unknown type '{t}' (string, int, bool, host, port, names, path, paths, networks, ports, mode)")
                     : null;
                 string? def = v.Children.TryGetValue(new YamlScalarNode("default"), out var d)
                     ? d switch
@@ -280,7 +280,7 @@ internal sealed record ProfileDocument(
     private static Module ParseModule(Reader r, YamlMappingNode m)
     {
         r.OnlyKeys(m, "id", "title", "citations", "files", "keys", "blocks", "directories", "packages", "absent_packages",
-            "services", "groups_from", "members_from", "requires", "handlers", "verify", "account_aging", "unless", "private_files");
+            "services", "groups_from", "members_from", "requires", "handlers", "verify", "account_aging", "unless", "private_files", "system_users_from");
         var id = r.RequiredScalar(m, "id");
         var files = ImmutableArray.CreateBuilder<ManagedFile>();
         foreach (var f in r.Mappings(m, "files", $"file of module '{id}'"))
@@ -312,8 +312,9 @@ internal sealed record ProfileDocument(
         foreach (var d in r.Mappings(m, "directories", $"directory of module '{id}'"))
         {
             r.OnlyKeys(d, "path", "owner", "group", "mode");
+            var templated = r.OptionalScalar(d, "mode") is { } modeText && modeText.Contains("{{", StringComparison.Ordinal) ? modeText : null;
             directories.Add(new ManagedDirectory(TargetPath(r, d, id), r.OptionalScalar(d, "owner") ?? "root",
-                r.OptionalScalar(d, "group") ?? "root", Mode(r, d, id, "0755", 0xFFF)));
+                r.OptionalScalar(d, "group") ?? "root", templated is null ? Mode(r, d, id, "0755", 0xFFF) : 0) { ModeTemplate = templated });
         }
         var services = ImmutableArray.CreateBuilder<ManagedService>();
         foreach (var sv in r.Mappings(m, "services", $"service of module '{id}'"))
@@ -346,6 +347,7 @@ internal sealed record ProfileDocument(
             AccountAging = aging,
             Unless = r.List(m, "unless"),
             PrivateFiles = r.List(m, "private_files"),
+            SystemUsersFrom = r.OptionalScalar(m, "system_users_from"),
         };
     }
 

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 
 namespace Harden.Profiles;
 
-public enum VariableType { String, Int, Bool, Host, Port, Names, Path, Paths, Networks, Ports }
+public enum VariableType { String, Int, Bool, Host, Port, Names, Path, Paths, Networks, Ports, Mode }
 
 /// <summary>A typed profile variable: the single place where user input becomes trusted.</summary>
 public sealed record VariableDefinition(
@@ -77,6 +77,10 @@ public sealed record VariableDefinition(
                     : throw Invalid(raw, $"has '{n}', which is not an IP address or network (10.0.0.0/8, 2001:db8::/32)")).ToList();
                 if (canonical.Count == 0 && !Optional) throw Invalid(raw, "needs at least one network");
                 return new VariableValue.List([.. canonical]);
+            case VariableType.Mode:
+                if (raw.Length is < 3 or > 4 || !raw.All(c => c is >= '0' and <= '7'))
+                    throw Invalid(raw, "is not an octal mode such as 2770 or 0750");
+                return new VariableValue.Text(raw);
             case VariableType.Ports:
                 var ports = raw.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
                 foreach (var p in ports)

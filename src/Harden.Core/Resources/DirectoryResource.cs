@@ -17,7 +17,7 @@ public sealed class DirectoryResource(string module, string path, string owner, 
     public Address Address { get; } = new(Kind, path);
     public string Module => module;
     public IEnumerable<HostQuery> Needs => [new(HostQueryKind.Directory, path)];
-    public IEnumerable<Address> DependsOn => [new(GroupResource.Kind, group)];
+    public IEnumerable<Address> DependsOn => [new(GroupResource.Kind, group), new(UserResource.Kind, owner)];
 
     public Change Plan(HostSnapshot host)
     {
@@ -25,7 +25,6 @@ public sealed class DirectoryResource(string module, string path, string owner, 
         if (now.Symlink is { } link)
             throw new HardenException($"{path}: refusing to manage a path that is or goes through a symlink ({link})");
         if (now.NotADirectory) throw new HardenException($"{path} exists and is not a directory");
-        if (host.Users.All(u => u.Name != owner)) throw new HardenException($"{path}: owner '{owner}' does not exist on the target");
         var after = State.Of(("mode", Planner.Octal(mode)), ("owner", owner), ("group", group));
         if (!now.Exists) return new Change(Address, module, ChangeAction.Create, null, after, "new directory") { Resource = this };
         var before = State.Of(("mode", Planner.Octal(now.Mode)), ("owner", host.OwnerName(now.Uid)), ("group", host.GroupName(now.Gid)));

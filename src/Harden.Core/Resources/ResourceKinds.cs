@@ -12,6 +12,7 @@ public static class ResourceKinds
     {
         [PackageResource.Kind] = PackageResource.RestoreAsync,
         [GroupResource.Kind] = GroupResource.RestoreAsync,
+        [UserResource.Kind] = UserResource.RestoreAsync,
         [MemberResource.Kind] = MemberResource.RestoreAsync,
         [DirectoryResource.Kind] = DirectoryResource.RestoreAsync,
         [FileResource.Kind] = FileResource.RestoreAsync,
@@ -44,7 +45,7 @@ public static class ResourceKinds
     public static int Phase(IResource resource) => resource switch
     {
         PackageResource { Present: true } => 0,
-        GroupResource => 1,
+        GroupResource or UserResource => 1,
         MemberResource => 2,
         DirectoryResource => 3,
         FileResource or KeyResource or BlockResource => 4,
