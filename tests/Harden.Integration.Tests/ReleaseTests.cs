@@ -43,6 +43,9 @@ public sealed class ReleaseTests(string suite)
         var sshd = await _root.EffectiveSshdAsync();
         var auth = _root.ReadText("/etc/pam.d/common-auth");
         var chage = (await _root.Chroot("chage", "-l", "alice")).StandardOutput;
+        // moduli's fifth field is the group size in bits minus one.
+        var moduli = _root.ReadText("/etc/ssh/moduli").Split('\n').Where(l => l.Length > 0 && !l.StartsWith('#'))
+            .Select(l => int.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[4], System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.Multiple(() =>
         {
             Assert.That(sshd["passwordauthentication"], Is.EqualTo("no"));
@@ -51,6 +54,8 @@ public sealed class ReleaseTests(string suite)
             Assert.That(sshd["kexalgorithms"], Does.StartWith("curve25519-sha256").Or.StartWith("sntrup761x25519-sha512"));
             Assert.That(sshd["hostkey"], Is.EqualTo("/etc/ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_rsa_key"), "no ECDSA or DSA host key offered");
             Assert.That(sshd["compression"], Is.EqualTo("no"));
+            Assert.That(moduli, Is.Not.Empty.And.All.GreaterThanOrEqualTo(3071), "no Diffie-Hellman group under 3072 bits");
+            Assert.That(_root.ReadText("/etc/ssh/moduli"), Does.StartWith("#"), "comments are kept");
             Assert.That(auth, Does.Match(@"(?s)pam_faillock\.so preauth.*pam_unix\.so.*pam_faillock\.so authfail"));
             Assert.That(_root.ReadText("/etc/audit/audit.rules"), Does.Contain("-k phi_access"), "augenrules compiled the rules");
             Assert.That(chage, Does.Match(@"Maximum number of days between password change\s*:\s*90"));

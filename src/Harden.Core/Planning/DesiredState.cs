@@ -98,6 +98,12 @@ public sealed partial record DesiredState(
                 throw new HardenException($"module '{id}': block template {b.Template} contains harden's own markers");
             foreach (var path in Paths(b.Path)) yield return new BlockResource(id, path, body, b.Position, b.Validator);
         }
+        foreach (var f in module.Filters)
+        {
+            var minimum = long.TryParse(Text(f.Minimum, "filter min"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var min)
+                ? min : throw new HardenException($"module '{id}': filter min for {f.Path} must render to a whole number");
+            foreach (var path in Paths(f.Path)) yield return new LinesResource(id, path, f.Field, minimum);
+        }
         if (module.AccountAging is { } aging)
         {
             int Days(string text, string what) =>

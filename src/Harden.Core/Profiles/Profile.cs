@@ -25,6 +25,9 @@ public sealed record ManagedKey(string Path, string Key, string Value, string Se
 /// <param name="Position">"top" (before everything, e.g. ahead of sshd's Include and Match) or "end".</param>
 public sealed record ManagedBlock(string Path, string Template, string Position, string? Validator);
 
+/// <summary>Data lines of a file whose numeric <see cref="Field"/> (1-based) is below <see cref="Minimum"/> are removed; may name variables.</summary>
+public sealed record ManagedFilter(string Path, int Field, string Minimum);
+
 /// <summary>A directory with owner, group and mode (setgid allowed). <see cref="Path"/> may be a <c>{{ list }}</c> variable.</summary>
 public sealed record ManagedDirectory(string Path, string Owner, string Group, UnixFileMode Mode)
 {
@@ -81,6 +84,8 @@ public sealed record Module(
 
     /// <summary>Files the module relies on but does not write (a password file): plan warns when one is missing or readable by others.</summary>
     public ImmutableArray<string> PrivateFiles { get; init; } = [];
+
+    public ImmutableArray<ManagedFilter> Filters { get; init; } = [];
 
     /// <summary>Variables that turn the module off when set (a flag that is on, a non-empty value): <c>allow_ftp</c>.</summary>
     public ImmutableArray<string> Unless { get; init; } = [];

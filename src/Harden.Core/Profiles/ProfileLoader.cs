@@ -280,7 +280,7 @@ internal sealed record ProfileDocument(
     private static Module ParseModule(Reader r, YamlMappingNode m)
     {
         r.OnlyKeys(m, "id", "title", "citations", "files", "keys", "blocks", "directories", "packages", "absent_packages",
-            "services", "groups_from", "members_from", "requires", "handlers", "verify", "account_aging", "unless", "private_files", "system_users_from");
+            "services", "groups_from", "members_from", "requires", "handlers", "verify", "account_aging", "unless", "private_files", "system_users_from", "filters");
         var id = r.RequiredScalar(m, "id");
         var files = ImmutableArray.CreateBuilder<ManagedFile>();
         foreach (var f in r.Mappings(m, "files", $"file of module '{id}'"))
@@ -324,6 +324,13 @@ internal sealed record ProfileDocument(
             if (!Patterns.UnitName().IsMatch(name)) throw r.Error(sv, $"module '{id}': '{name}' is not a systemd unit name");
             services.Add(new ManagedService(name, Known(r, sv, "state", KnownNames.ServiceStates, id) ?? "enabled"));
         }
+        var filters = ImmutableArray.CreateBuilder<ManagedFilter>();
+        foreach (var f in r.Mappings(m, "filters", $"filter of module '{id}'"))
+        {
+            r.OnlyKeys(f, "path", "field", "min");
+            var field = r.OptionalLong(f, "field") is { } n and >= 1 and <= 64 ? (int)n : throw r.Error(f, $"module '{id}': filter field must be a column number 1..64");
+            filters.Add(new ManagedFilter(TargetPath(r, f, id), field, r.RequiredScalar(f, "min")));
+        }
         ManagedAging? aging = null;
         if (r.Optional<YamlMappingNode>(m, "account_aging") is { } a)
         {
@@ -348,6 +355,7 @@ internal sealed record ProfileDocument(
             Unless = r.List(m, "unless"),
             PrivateFiles = r.List(m, "private_files"),
             SystemUsersFrom = r.OptionalScalar(m, "system_users_from"),
+            Filters = filters.ToImmutable(),
         };
     }
 

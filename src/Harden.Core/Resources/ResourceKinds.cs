@@ -16,6 +16,8 @@ public static class ResourceKinds
         [MemberResource.Kind] = MemberResource.RestoreAsync,
         [DirectoryResource.Kind] = DirectoryResource.RestoreAsync,
         [FileResource.Kind] = FileResource.RestoreAsync,
+        // A filtered file is undone like a whole file: from the run's backup, unless changed since.
+        [LinesResource.Kind] = FileResource.RestoreAsync,
         [KeyResource.Kind] = KeyResource.RestoreAsync,
         [BlockResource.Kind] = BlockResource.RestoreAsync,
         [SshdConflictResource.GlobalKind] = SshdConflictResource.RestoreAsync,
@@ -32,7 +34,7 @@ public static class ResourceKinds
     /// <summary>The file a resource lives in, for kinds that are (part of) a file; null for the others.</summary>
     public static string? FileOf(Address address) => address.Kind switch
     {
-        FileResource.Kind => address.Key,
+        FileResource.Kind or LinesResource.Kind => address.Key,
         KeyResource.Kind or BlockResource.Kind when address.Key.Contains('#') => TextFile.PathAndName(address).Path,
         SshdConflictResource.GlobalKind or SshdConflictResource.MatchKind => address.Key[..Math.Max(0, address.Key.LastIndexOf(':'))],
         _ => null,
@@ -48,7 +50,7 @@ public static class ResourceKinds
         GroupResource or UserResource => 1,
         MemberResource => 2,
         DirectoryResource => 3,
-        FileResource or KeyResource or BlockResource => 4,
+        FileResource or KeyResource or BlockResource or LinesResource => 4,
         SshdConflictResource => 5,
         ServiceResource or AccountAgingResource => 6,
         _ => 7,
