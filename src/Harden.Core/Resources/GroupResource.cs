@@ -48,10 +48,7 @@ public sealed class GroupResource(string module, string name) : IResource
             return new RestoreOutcome(false, Note: $"group {name} was re-created since the run (gid {group.Gid}); left in place");
         // A folder or file of this run that is still there with this group (say, a PHI folder with
         // records in it) keeps the group: deleting it would free the gid for the next groupadd.
-        var owned = fx.Entries.Where(e => e.Address.Kind is DirectoryResource.Kind or FileResource.Kind && e.After.Get("group") == name)
-            .Select(e => e.Address.Key)
-            .FirstOrDefault(p => (fx.ReadDirectory(p) is { Exists: true } d && d.Gid == group.Gid) || (fx.ReadFile(p) is { Exists: true } f && f.Gid == group.Gid));
-        if (owned is not null)
+        if (RunOwnership.StillOwned(fx, "group", name, (_, gid) => gid == group.Gid) is { } owned)
             return new RestoreOutcome(false, Note: $"group {name} still owns {owned}; left in place");
         var primary = fx.Users().Where(u => u.Gid == group.Gid).Select(u => u.Name).ToList();
         if (group.Members.Length > 0 || primary.Count > 0)

@@ -49,10 +49,7 @@ public sealed class UserResource(string module, string name) : IResource
             return new RestoreOutcome(false, Note: $"account {name} was re-created since the run (uid {user.Uid}); left in place");
         // A folder of this run still owned by the account (a PHI folder with records in it) keeps it:
         // deleting it would leave files owned by a bare uid the next useradd could take.
-        var owned = fx.Entries.Where(e => e.Address.Kind is DirectoryResource.Kind or FileResource.Kind && e.After.Get("owner") == name)
-            .Select(e => e.Address.Key)
-            .FirstOrDefault(p => (fx.ReadDirectory(p) is { Exists: true } d && d.Uid == user.Uid) || (fx.ReadFile(p) is { Exists: true } f && f.Uid == user.Uid));
-        if (owned is not null)
+        if (RunOwnership.StillOwned(fx, "owner", name, (uid, _) => uid == user.Uid) is { } owned)
             return new RestoreOutcome(false, Note: $"account {name} still owns {owned}; left in place");
         var result = await fx.RunAsync(["userdel", "--", name], ct);
         if (!result.Succeeded) throw new HardenException($"userdel {name} failed (exit {result.ExitCode}): {result.Message}");
