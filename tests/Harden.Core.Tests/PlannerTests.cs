@@ -39,7 +39,9 @@ public sealed class PlannerTests
             modeOf: path => desired.Files.FirstOrDefault(f => f.Path == path)?.Mode ?? Mode644) with
         {
             Directories = ImmutableDictionary<string, DirectoryState>.Empty.Add("/var/data/phi",
-                new DirectoryState(true, (UnixFileMode)Convert.ToInt32("2770", 8), 0, 1001, null)),
+                new DirectoryState(true, (UnixFileMode)Convert.ToInt32("2770", 8), 0, 1001, null))
+                // An application folder that exists with its own owner and mode is left as it is.
+                .Add("/opt/healthcare-app", new DirectoryState(true, (UnixFileMode)Convert.ToInt32("775", 8), 1000, 1000, null)),
             Services = ImmutableDictionary<string, string>.Empty.Add("auditd.service", "enabled").Add("chrony.service", "enabled"),
         };
 

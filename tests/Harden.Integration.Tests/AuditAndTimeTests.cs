@@ -50,6 +50,29 @@ public sealed class AuditAndTimeTests : RootTest
         AssertUnchanged(before, after);
     }
 
+    /// <summary>A watch on a missing folder stops auditd loading the rules after it: missing app folders are made, existing ones left alone.</summary>
+    [Test]
+    public async Task Missing_application_folders_are_made_and_existing_ones_are_never_changed()
+    {
+        var args = await WithOperatorAsync("--set", "app_directories=/opt/healthcare-app,/srv/ehr");
+        Directory.CreateDirectory(Root.Map("/opt/healthcare-app"));
+        File.SetUnixFileMode(Root.Map("/opt/healthcare-app"), (UnixFileMode)Convert.ToInt32("775", 8));
+        Assert.That((await Root.Chroot("chown", "alice:alice", "/opt/healthcare-app")).ExitCode, Is.Zero);
+
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.Multiple(async () =>
+        {
+            Assert.That((await Root.Chroot("stat", "-c", "%U:%G %a", "/opt/healthcare-app")).StandardOutput.Trim(), Is.EqualTo("alice:alice 775"));
+            Assert.That((await Root.Chroot("stat", "-c", "%U:%G %a", "/srv/ehr")).StandardOutput.Trim(), Is.EqualTo("root:root 750"));
+            Assert.That(Root.ReadText("/etc/audit/audit.rules"), Does.Contain("-w /srv/ehr -p rwxa -k app_access"));
+        });
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+        Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+        Assert.That(Directory.Exists(Root.Map("/srv/ehr")), Is.False, "the folder the run made is gone");
+        Assert.That(Directory.Exists(Root.Map("/opt/healthcare-app")), Is.True);
+    }
+
     [Test]
     public async Task Ftp_servers_are_removed_unless_allowed()
     {

@@ -76,7 +76,7 @@ public sealed partial record DesiredState(
         {
             foreach (var path in Paths(d.Path))
                 yield return new DirectoryResource(id, path, Text(d.Owner, "owner"), Text(d.Group, "group"),
-                    d.ModeTemplate is { } template ? DirectoryMode(Text(template, "mode"), id) : d.Mode);
+                    d.ModeTemplate is { } template ? DirectoryMode(Text(template, "mode"), id) : d.Mode, d.CreateOnly);
         }
         foreach (var f in module.Files)
         {

@@ -33,6 +33,9 @@ public sealed record ManagedDirectory(string Path, string Owner, string Group, U
 {
     /// <summary>A mode that names a variable (<c>"{{ phi_directory_mode }}"</c>), rendered and checked as octal.</summary>
     public string? ModeTemplate { get; init; }
+
+    /// <summary>Only make the folder when it is missing; an existing one is left exactly as it is.</summary>
+    public bool CreateOnly { get; init; }
 }
 
 /// <summary>

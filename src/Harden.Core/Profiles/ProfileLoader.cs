@@ -311,10 +311,14 @@ internal sealed record ProfileDocument(
         var directories = ImmutableArray.CreateBuilder<ManagedDirectory>();
         foreach (var d in r.Mappings(m, "directories", $"directory of module '{id}'"))
         {
-            r.OnlyKeys(d, "path", "owner", "group", "mode");
+            r.OnlyKeys(d, "path", "owner", "group", "mode", "create_only");
             var templated = r.OptionalScalar(d, "mode") is { } modeText && modeText.Contains("{{", StringComparison.Ordinal) ? modeText : null;
             directories.Add(new ManagedDirectory(TargetPath(r, d, id), r.OptionalScalar(d, "owner") ?? "root",
-                r.OptionalScalar(d, "group") ?? "root", templated is null ? Mode(r, d, id, "0755", 0xFFF) : 0) { ModeTemplate = templated });
+                r.OptionalScalar(d, "group") ?? "root", templated is null ? Mode(r, d, id, "0755", 0xFFF) : 0)
+            {
+                ModeTemplate = templated,
+                CreateOnly = r.OptionalBool(d, "create_only") ?? false,
+            });
         }
         var services = ImmutableArray.CreateBuilder<ManagedService>();
         foreach (var sv in r.Mappings(m, "services", $"service of module '{id}'"))

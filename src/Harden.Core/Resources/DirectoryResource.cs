@@ -10,7 +10,8 @@ namespace Harden.Resources;
 /// Created with its missing parents; restore removes what the run created if it is still empty, or
 /// puts the old mode and owner back.
 /// </summary>
-public sealed class DirectoryResource(string module, string path, string owner, string group, UnixFileMode mode) : IResource
+/// <param name="createOnly">Make the folder when it is missing, never change one that exists (an application's own folder).</param>
+public sealed class DirectoryResource(string module, string path, string owner, string group, UnixFileMode mode, bool createOnly = false) : IResource
 {
     public const string Kind = "dir";
 
@@ -28,6 +29,7 @@ public sealed class DirectoryResource(string module, string path, string owner, 
         var after = State.Of(("mode", Planner.Octal(mode)), ("owner", owner), ("group", group));
         if (!now.Exists) return new Change(Address, module, ChangeAction.Create, null, after, "new directory") { Resource = this };
         var before = State.Of(("mode", Planner.Octal(now.Mode)), ("owner", host.OwnerName(now.Uid)), ("group", host.GroupName(now.Gid)));
+        if (createOnly) return new Change(Address, module, ChangeAction.NoOp, before, before, "") { Resource = this };
         var reason = State.Describe(before, after);
         return new Change(Address, module, reason.Length == 0 ? ChangeAction.NoOp : ChangeAction.Update, before, after, reason) { Resource = this };
     }
