@@ -12,6 +12,7 @@ public static class HostReader
     public const string SshdConfig = "/etc/ssh/sshd_config";
     public const string SshdDropInDir = "/etc/ssh/sshd_config.d";
     private const string DpkgStatus = "/var/lib/dpkg/status";
+    private const string Shadow = "/etc/shadow";
     public const ulong MaxFileSize = 16UL << 20;
     /// <summary>dpkg's status file grows with the package count; far above any real one.</summary>
     private const ulong MaxStatusSize = 512UL << 20;
@@ -21,7 +22,7 @@ public static class HostReader
         var queries = needs.Distinct().ToList();
         var dropIns = SshdIncludes(root);
         var paths = queries.Where(q => q.Kind == HostQueryKind.File).Select(q => q.Target)
-            .Concat([SshdConfig, "/etc/passwd", "/etc/group"]).Concat(dropIns).Distinct();
+            .Concat([SshdConfig, "/etc/passwd", "/etc/group", Shadow]).Concat(dropIns).Distinct();
         var files = paths.ToImmutableDictionary(p => p, p => ReadFile(root, p));
 
         var users = ParseUsers(Text(files["/etc/passwd"]));
@@ -42,7 +43,8 @@ public static class HostReader
             Services = ServiceReader.Read(root, queries.Where(q => q.Kind == HostQueryKind.Service).Select(q => q.Target)),
             Managed = RunJournal.StillApplied(runs),
             RefusedRuns = [.. refused],
-            ExpiredAccounts = SshAccess.Expired(Text(ReadFile(root, "/etc/shadow")), DateTimeOffset.UtcNow),
+            // One read of /etc/shadow serves the lockout guard and any resource that asked for it (aging).
+            ExpiredAccounts = SshAccess.Expired(Text(files[Shadow]), DateTimeOffset.UtcNow),
         };
     }
 
