@@ -94,6 +94,74 @@ public sealed class ReleaseTests(string suite)
         Assert.That(check.ExitCode, Is.Zero, check.StandardOutput + check.StandardError);
     }
 
+    /// <summary>
+    /// This release's own rsyslogd, configured by harden, forwarding to a real TLS receiver
+    /// (this machine's <c>openssl s_server</c>) in a network namespace of the test's own
+    /// (Scenarios/rsyslog-tls-outage.sh). A receiver that offers only CBC with SHA-1 gets nothing;
+    /// the real one negotiates TLS 1.2+ with an AEAD suite; a message held back during an outage is
+    /// delivered when the server is back; and rsyslog's "certificate file is not set" warning does
+    /// not flood the local log on every retry, while its other errors still reach it.
+    /// </summary>
+    [Test]
+    public async Task Tls_log_forwarding_reaches_a_real_receiver_with_strong_suites_only()
+    {
+        await DebianRoot.EnsurePackagesAsync("openssl", "iproute2");
+        var certs = Directory.CreateTempSubdirectory("harden-tls-");
+        try
+        {
+            await MakeCertificatesAsync(certs.FullName);
+            Directory.CreateDirectory(_root.Map("/etc/ssl/clinic"));
+            File.Copy(System.IO.Path.Combine(certs.FullName, "ca.pem"), _root.Map("/etc/ssl/clinic/ca.pem"));
+            // mmdebstrap leaves /etc/hosts out; the receiver's certificate is for "localhost".
+            await File.WriteAllTextAsync(_root.Map("/etc/hosts"), "127.0.0.1 localhost\n");
+            await _root.AddUserAsync("alice", withKey: true);
+            var apply = await HardenCli.RunAsync("apply", "--yes", "--root", _root.Path, "--set", "ssh_allow_members=alice", "--operator", "alice",
+                "--set", "log_server=localhost", "--set", "log_ca_file=/etc/ssl/clinic/ca.pem", "--set", "log_retry_seconds=2");
+            Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+            Assert.That(File.Exists(_root.Map("/etc/rsyslog.d/10-hipaa-tls-quiet.conf")), "no client certificate: the warning filter is in place");
+
+            var output = System.IO.Path.Combine(certs.FullName, "out");
+            Directory.CreateDirectory(output);
+            var script = System.IO.Path.Combine(AppContext.BaseDirectory, "Scenarios", "rsyslog-tls-outage.sh");
+            var run = await DebianRoot.Run("timeout", ["240", "unshare", "--net", "--pid", "--fork", "--kill-child", script, _root.Path, certs.FullName, output]);
+            var weak = await File.ReadAllTextAsync(System.IO.Path.Combine(output, "weak.log"));
+            var good = await File.ReadAllTextAsync(System.IO.Path.Combine(output, "good-1.log"));
+            var outage = await File.ReadAllTextAsync(System.IO.Path.Combine(output, "good-2.log"));
+            var offered = Regex.Match(good, "Client cipher list: (.*)").Groups[1].Value.Split(':');
+            var syslog = _root.ReadText("/var/log/syslog");
+            var diagnosis = run.StandardOutput + "\n--- weak ---\n" + weak + "\n--- good ---\n" + good + "\n--- outage ---\n" + outage;
+            Assert.Multiple(() =>
+            {
+                Assert.That(run.StandardOutput, Does.Contain("phase weak: 0 message(s)"), diagnosis);
+                Assert.That(weak, Does.Contain("no shared cipher"), diagnosis);
+                Assert.That(good, Does.Match("Protocol version: TLSv1\\.[23]"), diagnosis);
+                Assert.That(offered, Is.Not.Empty.And.All.Match("GCM|CHACHA20"), "only AEAD suites offered\n" + diagnosis);
+                Assert.That(good, Does.Contain("hipaatest: up-1").And.Contain("hipaatest: weak-1"), "the message refused by the weak server is delivered later\n" + diagnosis);
+                Assert.That(outage, Does.Contain("hipaatest: down-2"), "a message logged during the outage arrives when the server is back\n" + diagnosis);
+                Assert.That(syslog, Does.Contain("rsyslogd:").And.Contain("suspended"), "rsyslog's own errors still reach the local log");
+                Assert.That(syslog, Does.Not.Contain("certificate file is not set").And.Not.Contain("key file is not set"));
+            });
+            TestContext.Out.WriteLine($"{suite}: the first message after the server vanished was {(outage.Contains("hipaatest: down-1") ? "delivered" : "lost (plain TLS syslog has no acknowledgement)")}");
+        }
+        finally
+        {
+            certs.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>A test CA and a server certificate for "localhost" signed by it (ECDSA P-256).</summary>
+    private static async Task MakeCertificatesAsync(string dir)
+    {
+        string F(string name) => System.IO.Path.Combine(dir, name);
+        await DebianRoot.Run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", F("ca.key"), "-out", F("ca.pem"), "-days", "2", "-subj", "/CN=harden test CA"]);
+        await DebianRoot.Run("openssl", ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", F("srv.key"), "-out", F("srv.csr"), "-subj", "/CN=localhost"]);
+        await File.WriteAllTextAsync(F("ext"), "subjectAltName=DNS:localhost\n");
+        await DebianRoot.Run("openssl", ["x509", "-req", "-in", F("srv.csr"), "-CA", F("ca.pem"), "-CAkey", F("ca.key"),
+            "-CAcreateserial", "-out", F("srv.pem"), "-days", "2", "-extfile", F("ext")]);
+    }
+
     [Test]
     public async Task A_profile_for_another_release_is_refused_unless_forced()
     {
