@@ -147,7 +147,7 @@ public sealed class LiveSshd : IDisposable, IAsyncDisposable
                 $"refusing to start the root's sshd: it would listen on {string.Join(", ", listen)}, not only on {expected}");
     }
 
-    private static int FreeLoopbackPort()
+    internal static int FreeLoopbackPort()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
