@@ -72,11 +72,13 @@ internal static class ApplyCommand
 
             var executor = new Executor(root, new CliWrapCommandRunner(root), TimeProvider.System, Report);
             var result = await executor.ApplyAsync(plan, ct, pruning);
-            if (json) await WriteJson(io, plan, result, "applied");
+            if (json) await WriteJson(io, plan, result, result.RebootNeeded is null ? "applied" : "reboot-needed");
             else
                 await io.Out.WriteLineAsync(
                     $"Applied: {result.Changed} change(s){(pruning ? $", {result.Pruned} pruned" : "")}. Run {result.RunId}; undo with: harden rollback{(root.IsLive ? "" : $" --root {root.Path}")} --run {result.RunId}");
-            return ExitCodes.Success;
+            if (result.RebootNeeded is not { } reboot) return ExitCodes.Success;
+            await io.Error.WriteLineAsync($"harden: not finished: {reboot}");
+            return ExitCodes.RebootNeeded;
         }, common.Json(r)));
         return command;
     }

@@ -58,7 +58,9 @@ internal static class RollbackCommand
             if (result.Kept.Count == 0)
             {
                 await io.Out.WriteLineAsync($"Rolled back run {journal.RunId}.");
-                return ExitCodes.Success;
+                if (result.RebootNeeded is not { } reboot) return ExitCodes.Success;
+                await io.Error.WriteLineAsync($"harden: not finished: {reboot}");
+                return ExitCodes.RebootNeeded;
             }
             await io.Error.WriteLineAsync($"harden: rolled back run {journal.RunId} except {result.Kept.Count} change(s) made since the run, kept as they are:");
             foreach (var kept in result.Kept)

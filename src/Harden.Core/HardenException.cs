@@ -15,6 +15,8 @@ public static class ExitCodes
     public const int RestoreIncomplete = 5;
     /// <summary>rollback restored everything except resources changed since the run (named, with a diff); --force puts them back too.</summary>
     public const int RollbackKeptChanges = 6;
+    /// <summary>The files are in place, but the kernel's audit rules are immutable (-e 2) until the next boot: reboot to finish.</summary>
+    public const int RebootNeeded = 7;
 }
 
 /// <summary>An error the user can act on; its message is shown as is, without a stack trace.</summary>

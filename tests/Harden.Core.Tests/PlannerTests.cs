@@ -41,7 +41,11 @@ public sealed class PlannerTests
             Directories = ImmutableDictionary<string, DirectoryState>.Empty.Add("/var/data/phi",
                 new DirectoryState(true, (UnixFileMode)Convert.ToInt32("2770", 8), 0, 1001, null))
                 // An application folder that exists with its own owner and mode is left as it is.
-                .Add("/opt/healthcare-app", new DirectoryState(true, (UnixFileMode)Convert.ToInt32("775", 8), 1000, 1000, null)),
+                .Add("/opt/healthcare-app", new DirectoryState(true, (UnixFileMode)Convert.ToInt32("775", 8), 1000, 1000, null))
+                // The folders the audit watches name (/etc, /var/log, /var/data, …) exist, as on a real host.
+                .AddRange(AuditWatches.Needs(desired.Resources).Select(q => q.Target).Distinct()
+                    .Where(f => f is not ("/var/data/phi" or "/opt/healthcare-app"))
+                    .Select(f => KeyValuePair.Create(f, new DirectoryState(true, (UnixFileMode)Convert.ToInt32("755", 8), 0, 0, null)))),
             Services = ImmutableDictionary<string, string>.Empty.Add("auditd.service", "enabled").Add("chrony.service", "enabled"),
         };
 

@@ -73,6 +73,39 @@ public sealed class AuditAndTimeTests : RootTest
         Assert.That(Directory.Exists(Root.Map("/opt/healthcare-app")), Is.True);
     }
 
+    /// <summary>
+    /// A clinic profile that manages the folders itself (no phi-directories or app-directories
+    /// module): on a stock host /var/data does not exist, and the kernel would refuse that watch and
+    /// stop loading every rule after it. The watch is left out and named; the others load.
+    /// </summary>
+    [Test]
+    public async Task A_watch_on_a_folder_that_does_not_exist_is_left_out_and_named()
+    {
+        var args = await WithOperatorAsync();
+        var dir = Directory.CreateTempSubdirectory("harden-profile-").FullName;
+        try
+        {
+            var profile = Path.Combine(dir, "clinic.yaml");
+            await File.WriteAllTextAsync(profile, "name: clinic\nextends: debian-hipaa\nremove_modules: [phi-directories, app-directories]\n");
+            var plan = await Harden(["plan", "--profile", profile, .. args]);
+            Assert.That(plan.ExitCode, Is.Zero, plan.ToString());
+            Assert.That(plan.Out, Does.Contain("the audit watch on /var/data/phi is left out of /etc/audit/rules.d/hipaa.rules: its folder /var/data does not exist"));
+            var apply = await Harden(["apply", "--yes", "--profile", profile, .. args]);
+            Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+            var compiled = Root.ReadText("/etc/audit/audit.rules");
+            Assert.That(compiled, Does.Not.Contain("-w /var/data/phi").And.Contain("-w /etc/passwd -p wa -k user_changes"), "augenrules compiled the rest");
+
+            Directory.CreateDirectory(Root.Map("/var/data/phi"));
+            var again = await Harden(["apply", "--yes", "--profile", profile, .. args]);
+            Assert.That(again.ExitCode, Is.Zero, again.ToString());
+            Assert.That(Root.ReadText("/etc/audit/audit.rules"), Does.Contain("-w /var/data/phi -p rwxa -k phi_access"), "back once the folder exists");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Test]
     public async Task Ftp_servers_are_removed_unless_allowed()
     {

@@ -12,6 +12,34 @@ public sealed class ResourceRegressionTests : RootTest
 {
     private readonly List<string> _cleanup = [];
 
+    /// <summary>
+    /// The first-boot failure of the live-hosts issue, offline: the kernel refuses a rule while
+    /// augenrules loads them. The message quotes the refused rule, and the restore takes the operator
+    /// out of phi-access only after the handlers ran (sshd reloaded off AllowGroups), never before.
+    /// </summary>
+    [Test]
+    public async Task A_refused_audit_rule_is_named_and_accounts_are_restored_after_the_handlers()
+    {
+        var args = await WithOperatorAsync();
+        var before = await Tree.CaptureAsync(Root.Map("/etc"));
+        await ReplaceProgramAsync("/usr/sbin/augenrules",
+            "/usr/sbin/augenrules.real \"$@\" || exit $?\necho 'Error sending add rule data request (No such file or directory)' >&2\n" +
+            "echo 'There was an error in line 2 of /etc/audit/audit.rules' >&2\nexit 1");
+        var apply = await Harden(["apply", "--yes", .. args]);
+        RestoreProgram("/usr/sbin/augenrules");
+        var output = apply.Out + apply.Error;
+        Assert.That(apply.ExitCode, Is.EqualTo(4), apply.ToString());
+        var handlers = output.IndexOf("handler reload-ssh skipped", output.IndexOf("restoring everything", StringComparison.Ordinal), StringComparison.Ordinal);
+        var membership = output.IndexOf("gpasswd", output.IndexOf("restoring everything", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Multiple(async () =>
+        {
+            Assert.That(output, Does.Match(@"line 2 of /etc/audit/audit\.rules is: -\S"), "the refused rule is quoted");
+            Assert.That(handlers, Is.Positive, output);
+            Assert.That(membership, Is.GreaterThan(handlers), "alice leaves phi-access only after the handlers ran\n" + output);
+            Assert.That(before.Differences(await Tree.CaptureAsync(Root.Map("/etc"))), Is.Empty);
+        });
+    }
+
     [TearDown]
     public void CleanUp()
     {

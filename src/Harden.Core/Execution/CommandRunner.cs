@@ -37,9 +37,13 @@ public sealed class CliWrapCommandRunner(HostRoot root) : ICommandRunner
         // The image's own programs run as root: with no_new_privs, none of them can gain more
         // (setuid binaries, file capabilities) than the chroot already gives, and in a private mount
         // namespace (where the kernel allows one) nothing they mount reaches this machine.
-        var full = root.IsLive ? argv
+        IReadOnlyList<string> full = root.IsLive ? argv
             : PrivateMounts.Value ? ["unshare", "--mount", "--propagation", "private", "setpriv", "--no-new-privs", "chroot", root.Path, .. argv]
             : ["setpriv", "--no-new-privs", "chroot", root.Path, .. argv];
+        // In a session of its own, a program never gets the terminal's Ctrl-C (which goes to the whole
+        // foreground process group): harden alone decides to stop, after the step in hand, and
+        // restores. Otherwise usermod or dpkg would die half-way with exit 130.
+        if (OwnSession.Value) full = ["setsid", "--wait", .. full];
         try
         {
             var result = await Cli.Wrap(ResolveExecutable(full[0]))
@@ -65,6 +69,8 @@ public sealed class CliWrapCommandRunner(HostRoot root) : ICommandRunner
         }
         return name;
     }
+
+    private static readonly Lazy<bool> OwnSession = new(() => File.Exists(ResolveExecutable("setsid")));
 
     /// <summary>Whether this machine lets harden make a private mount namespace (not in every container); asked once.</summary>
     private static readonly Lazy<bool> PrivateMounts = new(() =>

@@ -4,10 +4,11 @@ using Harden.Resources;
 
 namespace Harden.Execution;
 
-public sealed record ApplyResult(string RunId, int Changed, int Pruned);
+/// <param name="RebootNeeded">Set when the kernel could not take the new audit rules (immutable until boot): what to do.</param>
+public sealed record ApplyResult(string RunId, int Changed, int Pruned, string? RebootNeeded = null);
 
 /// <summary>What a rollback came to: what it restored, and what it kept because someone changed it since the run.</summary>
-public sealed record RollbackResult(int Restored, IReadOnlyList<RestoreOutcome> Kept, IReadOnlyList<string> Notes);
+public sealed record RollbackResult(int Restored, IReadOnlyList<RestoreOutcome> Kept, IReadOnlyList<string> Notes, string? RebootNeeded = null);
 
 /// <summary>
 /// The one place that changes a host: check staged configuration, apply each resource through
@@ -15,7 +16,7 @@ public sealed record RollbackResult(int Restored, IReadOnlyList<RestoreOutcome> 
 /// on any failure (a refused check, a full disk, SIGTERM) undo every resource, in reverse order.
 /// </summary>
 /// <param name="retryDelay">First wait when the package manager is locked; doubles each try (tests shorten it).</param>
-public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider time, Action<string> report, TimeSpan? retryDelay = null)
+public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeProvider time, Action<string> report, TimeSpan? retryDelay = null)
 {
     /// <summary>How long a restore after a failure or a signal may take before it gives up and says what is left.</summary>
     public static TimeSpan RestoreBudget { get; set; } = TimeSpan.FromMinutes(5);
@@ -45,6 +46,7 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
         var fx = new HostEffects(root, runner, journal, report, retryDelay);
         report($"run {journal.RunId}: backups in {RunJournal.RunDirectory(root, journal.RunId)}");
         var changed = 0;
+        string? rebootNeeded = null;
         try
         {
             var validated = false;
@@ -72,11 +74,12 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
             journal.MarkHandlersStarted();
             await RunHandlersAsync(plan.Handlers, ct, failOnError: true);
             await VerifySshdAsync(plan, ct);
+            rebootNeeded = await VerifyAuditAsync(plan.Handlers, ct);
             journal.Finish(RunState.Completed, time.GetUtcNow());
         }
         catch (Exception e)
         {
-            var why = e is OperationCanceledException ? "interrupted (SIGINT/SIGTERM)" : e.Message;
+            var why = e is OperationCanceledException || ct.IsCancellationRequested ? "interrupted (SIGINT/SIGTERM)" : e.Message;
             report($"apply failed: {why}");
             report("restoring everything this run changed…");
             var left = await RestoreAfterFailureAsync(journal, fx);
@@ -93,7 +96,7 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
         }
 
         var pruned = prune ? await PruneAsync(plan, ct) : 0;
-        return new ApplyResult(journal.RunId, changed, pruned);
+        return new ApplyResult(journal.RunId, changed, pruned, rebootNeeded);
     }
 
     private string RootArg => root.IsLive ? "" : $" --root {root.Path}";
@@ -127,6 +130,7 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
 
     private async Task RunHandlersAsync(IEnumerable<PlannedHandler> handlers, CancellationToken ct, bool failOnError)
     {
+        var immutableAudit = await AuditImmutableAsync(handlers, ct);
         foreach (var handler in handlers)
         {
             if (handler.SkipReason is { } why)
@@ -134,14 +138,96 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
                 report($"  - handler {handler.Id} skipped: {why}");
                 continue;
             }
-            report($"  $ {CliWrapCommandRunner.Display(handler.Argv)}   (handler {handler.Id})");
-            var result = await runner.RunAsync(handler.Argv, ct);
+            var argv = handler.Argv;
+            if (immutableAudit && IsAuditLoad(handler))
+            {
+                // auditctl -R would fail on the first rule: compile only; the kernel reads them at boot.
+                report($"  the kernel's audit rules are immutable (-e 2): compiling them for the next boot, not loading");
+                argv = [.. argv.Where(a => a != "--load")];
+            }
+            report($"  $ {CliWrapCommandRunner.Display(argv)}   (handler {handler.Id})");
+            var result = await runner.RunAsync(argv, ct);
             if (result.Succeeded) continue;
-            var message = $"handler {handler.Id} ({CliWrapCommandRunner.Display(handler.Argv)}) failed (exit {result.ExitCode}): {result.Message}";
+            var message = $"handler {handler.Id} ({CliWrapCommandRunner.Display(handler.Argv)}) failed (exit {result.ExitCode}): {result.Message}{QuoteFailedLine(result.Message)}";
             if (failOnError) throw new StepFailedException(message);
             report("  warning: " + message);
         }
     }
+
+    /// <summary>
+    /// On a live host, after <c>augenrules --load</c>: the kernel's rules (<c>auditctl -l</c>) must be
+    /// the compiled ones, one loaded rule per rule line of /etc/audit/audit.rules with every key.
+    /// augenrules can exit 0 and load nothing, so its exit code is not the proof. When the kernel's
+    /// rules are immutable (<c>-e 2</c>, <c>auditctl -s</c> says "enabled 2") nothing can load before
+    /// the next boot: that is returned as what the operator must do, never reported as success. Any
+    /// other difference fails the step (and apply restores the host).
+    /// </summary>
+    private static bool IsAuditLoad(PlannedHandler handler) => handler.SkipReason is null && handler.Argv is ["augenrules", .., "--load"];
+
+    /// <summary>On a live host about to load audit rules: are the kernel's rules locked until boot (auditctl -s: "enabled 2")?</summary>
+    private async Task<bool> AuditImmutableAsync(IEnumerable<PlannedHandler> handlers, CancellationToken ct)
+    {
+        if (!root.IsLive || !handlers.Any(IsAuditLoad)) return false;
+        var status = await runner.RunAsync(["auditctl", "-s"], ct);
+        return status.Succeeded && ImmutableAudit().IsMatch(status.StandardOutput);
+    }
+
+    private async Task<string?> VerifyAuditAsync(IEnumerable<PlannedHandler> handlers, CancellationToken ct)
+    {
+        if (!root.IsLive || !handlers.Any(IsAuditLoad)) return null;
+        var immutable = await AuditImmutableAsync(handlers, ct);
+        var loaded = await runner.RunAsync(["auditctl", "-l"], ct);
+        if (!loaded.Succeeded) throw new StepFailedException($"auditctl -l failed (exit {loaded.ExitCode}): {loaded.Message}");
+        var file = HostReader.ReadFile(root, AuditKernelResource.CompiledRules);
+        var compiled = AuditKernelResource.Rules(file.Exists ? System.Text.Encoding.UTF8.GetString(file.Content) : "");
+        var kernel = AuditKernelResource.Rules(loaded.StandardOutput);
+        var missing = compiled.Select(AuditKernelResource.KeyOf).OfType<string>().Distinct()
+            .Where(k => !kernel.Any(l => AuditKernelResource.KeyOf(l) == k)).ToList();
+        // augenrules --load deletes every rule first, so after a load the kernel holds exactly the compiled ones.
+        if (kernel.Count != compiled.Count || missing.Count > 0)
+        {
+            if (immutable)
+            {
+                var reboot = $"the kernel's audit rules are immutable (-e 2): it keeps the {kernel.Count} rule(s) it had, and the {compiled.Count} now in " +
+                    $"{AuditKernelResource.CompiledRules} load at the next boot, not before. Reboot to finish (e.g. sudo systemctl reboot).";
+                report("  " + reboot);
+                return reboot;
+            }
+            throw new StepFailedException($"the kernel loaded {kernel.Count} of the {compiled.Count} audit rules in {AuditKernelResource.CompiledRules}" +
+                (missing.Count > 0 ? $"; none with key {string.Join(", ", missing)}" : "") + " (auditctl -l)");
+        }
+        report($"  verified {kernel.Count} audit rules loaded in the kernel with auditctl -l");
+        return null;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?m)^enabled 2\b")]
+    private static partial System.Text.RegularExpressions.Regex ImmutableAudit();
+
+    /// <summary>
+    /// auditctl (through augenrules --load) says only "There was an error in line 6 of
+    /// /etc/audit/audit.rules", and that file is regenerated: quote the rule itself, so the message
+    /// names what the kernel refused (a watch on a folder that does not exist, say).
+    /// </summary>
+    private string QuoteFailedLine(string message)
+    {
+        var match = FailedLine().Match(message);
+        if (!match.Success || !int.TryParse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture, out var number)) return "";
+        try
+        {
+            var file = HostReader.ReadFile(root, match.Groups[2].Value);
+            var lines = file.Exists ? System.Text.Encoding.UTF8.GetString(file.Content).Split('\n') : [];
+            return number >= 1 && number <= lines.Length
+                ? $" (line {number} of {match.Groups[2].Value} is: {Profiles.VariableDefinition.Printable(lines[number - 1].Trim())})"
+                : "";
+        }
+        catch (HardenException)
+        {
+            return "";
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"error in line (\d+) of (/[^\s]+)")]
+    private static partial System.Text.RegularExpressions.Regex FailedLine();
 
     /// <summary>
     /// Reads the effective sshd configuration, globally and once per Match block's connection
@@ -194,7 +280,17 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
 
     private sealed record Restoration(int Restored, List<RestoreOutcome> Kept, List<string> Notes, List<string> Failed);
 
-    /// <summary>Every entry in reverse; then the handlers; then what tools and handlers regenerate, byte for byte.</summary>
+    /// <summary>
+    /// Undoing these can lock someone out while a service still runs with the run's settings
+    /// (removing the operator from phi-access while sshd still says AllowGroups phi-access).
+    /// </summary>
+    private static bool NarrowsAccess(JournalEntry entry) =>
+        entry.Address.Kind is MemberResource.Kind or GroupResource.Kind or UserResource.Kind;
+
+    /// <summary>
+    /// Every entry in reverse, except accounts; then the handlers; then accounts and memberships in
+    /// reverse; then what tools and handlers regenerate, byte for byte.
+    /// </summary>
     private async Task<Restoration> RestoreEntriesAsync(RunJournal journal, IHostEffects fx, bool force, CancellationToken ct, bool failure)
     {
         var result = new Restoration(0, [], [], []);
@@ -222,9 +318,12 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
             }
         }
         var entries = journal.Record.Entries.Where(e => e.Step is not EntryStep.Restored).ToList();
-        foreach (var entry in entries.Where(e => !e.Derived).Reverse()) await Restore(entry);
+        foreach (var entry in entries.Where(e => !e.Derived && !NarrowsAccess(e)).Reverse()) await Restore(entry);
         // Reload services so they drop the configuration that was just taken away.
         if (journal.Record.HandlersStarted && entries.Count > 0) await RunHandlersAsync(journal.Record.Handlers, ct, failOnError: false);
+        // Only then take accounts and memberships away: sshd already runs without AllowGroups, so
+        // the operator is never refused in between (access is never narrower than before or after).
+        foreach (var entry in entries.Where(e => !e.Derived && NarrowsAccess(e)).Reverse()) await Restore(entry);
         // What tools and handlers regenerate goes back last, every time: a second pass (a rollback
         // after a restore that stopped half-way) runs the tools again.
         foreach (var entry in journal.Record.Entries.Where(e => e.Derived).Reverse()) await Restore(entry);
@@ -243,8 +342,9 @@ public sealed class Executor(HostRoot root, ICommandRunner runner, TimeProvider 
             throw new HardenException($"rollback of run {journal.RunId} could not restore: {string.Join("; ", outcome.Failed)}. " +
                 $"Fix the cause, then run: harden rollback{RootArg} --run {journal.RunId}", ExitCodes.RestoreIncomplete);
         }
+        var rebootNeeded = journal.Record.HandlersStarted ? await VerifyAuditAsync(journal.Record.Handlers, ct) : null;
         journal.Finish(outcome.Kept.Count > 0 ? RunState.PartlyRolledBack : RunState.RolledBack, time.GetUtcNow());
-        return new RollbackResult(outcome.Restored, outcome.Kept, outcome.Notes);
+        return new RollbackResult(outcome.Restored, outcome.Kept, outcome.Notes, rebootNeeded);
     }
 
     /// <summary>Returns what earlier runs changed and this profile no longer manages to its state before harden.</summary>

@@ -42,6 +42,7 @@ public static class HostReader
                 .ToImmutableDictionary(p => p, p => ReadDirectory(root, p)),
             Services = ServiceReader.Read(root, queries.Where(q => q.Kind == HostQueryKind.Service).Select(q => q.Target)),
             Managed = RunJournal.StillApplied(runs),
+            KernelAudit = root.IsLive && queries.Any(q => q.Kind == HostQueryKind.KernelAudit) ? KernelAuditReader.Read() : null,
             RefusedRuns = [.. refused],
             // One read of /etc/shadow serves the lockout guard and any resource that asked for it (aging).
             ExpiredAccounts = SshAccess.Expired(Text(files[Shadow]), DateTimeOffset.UtcNow),

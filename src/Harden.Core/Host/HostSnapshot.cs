@@ -47,6 +47,9 @@ public sealed record GroupEntry(string Name, uint Gid, ImmutableArray<string> Me
 public sealed record PackageInfo(string Version, string Architecture);
 
 /// <summary>A resource an earlier run applied and nobody undid: the planner lists those the profile no longer manages.</summary>
+/// <summary>What the running kernel's audit system holds: its rule lines, and whether they are locked until boot (-e 2).</summary>
+public sealed record KernelAudit(ImmutableArray<string> Rules, bool Immutable);
+
 public sealed record ManagedRecord(Address Address, string Module, string RunId);
 
 /// <summary>
@@ -70,6 +73,9 @@ public sealed record HostSnapshot(
     public ImmutableDictionary<string, string> Services { get; init; } = ImmutableDictionary<string, string>.Empty;
 
     public ImmutableArray<ManagedRecord> Managed { get; init; } = [];
+
+    /// <summary>The running kernel's audit rules (auditctl -l, -s), on a live host that was asked for them; else null.</summary>
+    public KernelAudit? KernelAudit { get; init; }
 
     /// <summary>Run manifests that fail verification (edited, damaged, planted), with the reason.</summary>
     public ImmutableArray<string> RefusedRuns { get; init; } = [];

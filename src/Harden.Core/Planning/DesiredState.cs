@@ -114,6 +114,7 @@ public sealed partial record DesiredState(
             yield return new AccountAgingResource(id, Days(aging.MinDays, "min_days"), Days(aging.MaxDays, "max_days"), Days(aging.WarnDays, "warn_days"), [.. extra]);
         }
         foreach (var s in module.Services) yield return new ServiceResource(id, s.Name, s.State);
+        if (module.Verify == "auditctl") yield return new AuditKernelResource(id);
         foreach (var package in module.AbsentPackages) yield return new PackageResource(id, package, present: false);
     }
 

@@ -16,7 +16,8 @@ public static class Planner
 
     /// <summary>Everything the resources ask the host reader for, plus what the sshd checks need.</summary>
     public static IEnumerable<HostQuery> Needs(DesiredState desired) =>
-        desired.Resources.SelectMany(r => r.Needs).Concat(desired.PrivateFiles.Select(p => new HostQuery(HostQueryKind.File, p.Path)));
+        desired.Resources.SelectMany(r => r.Needs).Concat(desired.PrivateFiles.Select(p => new HostQuery(HostQueryKind.File, p.Path)))
+            .Concat(AuditWatches.Needs(desired.Resources));
 
     public static Plan Create(DesiredState desired, HostSnapshot host)
     {
@@ -25,7 +26,8 @@ public static class Planner
         if (host.UnfinishedRun is { } run)
             warnings.Add($"run {run} did not finish (the process died mid-run); 'harden rollback --run {run}' restores the host to the state before it");
 
-        var resources = desired.Resources.ToList();
+        var (resources, leftOut) = AuditWatches.LeaveOutUnloadable(desired.Resources.ToList(), host);
+        warnings.AddRange(leftOut);
         var (managed, managedBy) = SshdManaged(resources);
         if (managed.Count > 0)
         {

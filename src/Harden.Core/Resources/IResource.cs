@@ -5,7 +5,8 @@ using Harden.Host;
 namespace Harden.Resources;
 
 /// <summary>What a resource needs the host reader to fetch before it can plan.</summary>
-public enum HostQueryKind { File, Directory, Service }
+/// <summary>KernelAudit: the audit rules loaded in the running kernel (live hosts only).</summary>
+public enum HostQueryKind { File, Directory, Service, KernelAudit }
 
 public sealed record HostQuery(HostQueryKind Kind, string Target);
 

@@ -24,6 +24,7 @@ public static class ResourceKinds
         [SshdConflictResource.MatchKind] = SshdConflictResource.RestoreAsync,
         [ServiceResource.Kind] = ServiceResource.RestoreAsync,
         [AccountAgingResource.Kind] = AccountAgingResource.RestoreAsync,
+        [AuditKernelResource.Kind] = AuditKernelResource.RestoreAsync,
     }.ToImmutableDictionary();
 
     public static Restorer RestorerFor(Address address) =>
