@@ -33,7 +33,7 @@ public sealed class AuditKernelResourceTests
     {
         var change = new AuditKernelResource("audit").Plan(Host(true, Kernel("No rules\n")));
         Assert.That(change.IsChange);
-        Assert.That(change.Reason, Does.Contain("the kernel has 0 of the 2 audit rules").And.Contain("phi_access, file_deletion").And.Contain("augenrules --load loads them"));
+        Assert.That(change.Reason, Does.Contain("the kernel has 0 of the 2 audit rules").And.Contain("watch /var/data/phi, key phi_access, key file_deletion").And.Contain("augenrules --load loads them"));
     }
 
     [Test]
@@ -41,6 +41,13 @@ public sealed class AuditKernelResourceTests
     {
         var change = new AuditKernelResource("audit").Plan(Host(true, Kernel("-w /var/data/phi -p rwxa -k phi_access\n", immutable: true)));
         Assert.That(change.Reason, Does.Contain("1 of the 2").And.Contain("immutable (-e 2)").And.Contain("reboot"));
+    }
+
+    [Test]
+    public void A_new_watch_with_a_key_the_kernel_already_has_is_still_missing()
+    {
+        var change = new AuditKernelResource("audit").Plan(Host(true, Kernel(Loaded.Replace("/var/data/phi", "/srv/other"))));
+        Assert.That(change.Reason, Does.Contain("missing: watch /var/data/phi"));
     }
 
     [TestCase("-w /etc/passwd -p wa -k user_changes", "user_changes")]

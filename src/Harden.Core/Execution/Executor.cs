@@ -181,8 +181,7 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
         var file = HostReader.ReadFile(root, AuditKernelResource.CompiledRules);
         var compiled = AuditKernelResource.Rules(file.Exists ? System.Text.Encoding.UTF8.GetString(file.Content) : "");
         var kernel = AuditKernelResource.Rules(loaded.StandardOutput);
-        var missing = compiled.Select(AuditKernelResource.KeyOf).OfType<string>().Distinct()
-            .Where(k => !kernel.Any(l => AuditKernelResource.KeyOf(l) == k)).ToList();
+        var missing = AuditKernelResource.Missing(compiled, kernel);
         // augenrules --load deletes every rule first, so after a load the kernel holds exactly the compiled ones.
         if (kernel.Count != compiled.Count || missing.Count > 0)
         {
@@ -194,7 +193,7 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
                 return reboot;
             }
             throw new StepFailedException($"the kernel loaded {kernel.Count} of the {compiled.Count} audit rules in {AuditKernelResource.CompiledRules}" +
-                (missing.Count > 0 ? $"; none with key {string.Join(", ", missing)}" : "") + " (auditctl -l)");
+                (missing.Count > 0 ? $"; missing: {string.Join(", ", missing)}" : "") + " (auditctl -l)");
         }
         report($"  verified {kernel.Count} audit rules loaded in the kernel with auditctl -l");
         return null;

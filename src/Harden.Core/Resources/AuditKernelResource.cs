@@ -26,11 +26,11 @@ public sealed class AuditKernelResource(string module) : IResource
     {
         if (host.KernelAudit is not { } kernel) return Unchanged(null);
         var compiled = Rules(TextFile.Read(host.File(CompiledRules), CompiledRules));
-        var missing = compiled.Select(KeyOf).OfType<string>().Distinct().Where(k => !kernel.Rules.Any(r => KeyOf(r) == k)).ToList();
+        var missing = Missing(compiled, kernel.Rules);
         var before = State.Of(("loaded", kernel.Rules.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         if (kernel.Rules.Length >= compiled.Count && missing.Count == 0) return Unchanged(before);
         var what = $"the kernel has {kernel.Rules.Length} of the {compiled.Count} audit rules in {CompiledRules} loaded" +
-            (missing.Count > 0 ? $" (none with key {string.Join(", ", missing)})" : "");
+            (missing.Count > 0 ? $" (missing: {string.Join(", ", missing)})" : "");
         var reason = kernel.Immutable
             ? $"{what}; the loaded rules are immutable (-e 2), so they load only at the next boot: reboot"
             : $"{what}; augenrules --load loads them";
@@ -51,6 +51,22 @@ public sealed class AuditKernelResource(string module) : IResource
     /// <summary>The rule lines of an audit rules file or of <c>auditctl -l</c>: watches and syscall rules, not controls (-D, -b, -e).</summary>
     public static List<string> Rules(string text) =>
         text.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("-w ", StringComparison.Ordinal) || l.StartsWith("-a ", StringComparison.Ordinal)).ToList();
+
+    /// <summary>
+    /// What the compiled rules have and the kernel's do not: each watch by its path (auditctl -l
+    /// prints watches as written), and each key (syscall rules come back reordered, so by key).
+    /// </summary>
+    public static List<string> Missing(IReadOnlyList<string> compiled, IReadOnlyList<string> kernel)
+    {
+        var watches = kernel.Select(WatchOf).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var keys = kernel.Select(KeyOf).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        return compiled.Select(WatchOf).OfType<string>().Where(w => !watches.Contains(w)).Select(w => $"watch {w}")
+            .Concat(compiled.Select(KeyOf).OfType<string>().Where(k => !keys.Contains(k)).Select(k => $"key {k}"))
+            .Distinct().ToList();
+    }
+
+    private static string? WatchOf(string rule) =>
+        rule.Split(' ', StringSplitOptions.RemoveEmptyEntries) is ["-w", var path, ..] ? path.TrimEnd('/') : null;
 
     /// <summary>A rule's key: <c>-k KEY</c> in files, <c>-F key=KEY</c> as auditctl -l prints syscall rules.</summary>
     public static string? KeyOf(string rule)

@@ -17,7 +17,7 @@ public sealed class CloudInitFirstBootTests
         if (Environment.UserName != "root") Assert.Ignore("the VM tests build an image with mmdebstrap, which needs root");
         var image = await VmImage.EnsureAsync();
         var binary = await PublishedHarden.NativeAsync();
-        var example = await File.ReadAllTextAsync(Path.Combine(RepoRoot, "examples", "cloud-init", "user-data.yaml"));
+        var example = await File.ReadAllTextAsync(Path.Combine(PublishedHarden.RepoRoot, "examples", "cloud-init", "user-data.yaml"));
         // The binary is served from this machine's loopback; qemu's user-mode network shows it to the guest as 10.0.2.2.
         using var server = BinaryServer.Start(binary);
         var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(binary)));
@@ -108,16 +108,6 @@ public sealed class CloudInitFirstBootTests
             _stop.Cancel();
             _listener.Stop();
             _stop.Dispose();
-        }
-    }
-
-    private static string RepoRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Harden.sln"))) dir = dir.Parent;
-            return dir?.FullName ?? throw new InvalidOperationException("Harden.sln not found above the test output");
         }
     }
 }

@@ -22,7 +22,7 @@ mmdebstrap --quiet --variant=minbase \
   --customize-hook='printf "datasource_list: [ NoCloud, None ]\n# a stock cloud image has locales; this one does not need them\nlocale: false\n" > "$1/etc/cloud/cloud.cfg.d/90-harden-tests.cfg"' \
   --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
   --customize-hook='printf "[Unit]\nDescription=SSH host keys for this boot\nBefore=ssh.service\nConditionPathExists=!/etc/ssh/ssh_host_ed25519_key\n[Service]\nType=oneshot\nExecStart=/usr/bin/ssh-keygen -A\n[Install]\nWantedBy=multi-user.target\n" > "$1/etc/systemd/system/harden-test-hostkeys.service" && chroot "$1" systemctl enable harden-test-hostkeys.service' \
-  --customize-hook='cp -L "$1/vmlinuz" "'"$work"'/vmlinuz" && cp -L "$1/initrd.img" "'"$work"'/initrd.img"' \
+  --customize-hook='k=$(ls "$1"/boot/vmlinuz-* | sort -V | tail -n 1) && cp "$k" "'"$work"'/vmlinuz" && cp "$1/boot/initrd.img-${k##*/vmlinuz-}" "'"$work"'/initrd.img"' \
   "$suite" "$work/root"
 
 mkfs.ext4 -q -L harden-root -d "$work/root" "$work/disk.raw" 4G
