@@ -74,7 +74,11 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
             journal.MarkHandlersStarted();
             await RunHandlersAsync(plan.Handlers, ct, failOnError: true);
             await VerifySshdAsync(plan, ct);
-            rebootNeeded = await VerifyAuditAsync(plan.Handlers, ct);
+            // What this run manages must be in the kernel too: augenrules (audit 4, Debian 13) refuses
+            // even to compile while the rules are immutable, so the compiled file alone can be stale.
+            var managed = plan.Pending.Select(c => c.Resource).OfType<FileResource>()
+                .Where(f => f.Validator == AuditWatches.Validator).SelectMany(f => AuditKernelResource.Rules(f.Content)).ToList();
+            rebootNeeded = await VerifyAuditAsync(plan.Handlers, ct, managed);
             journal.Finish(RunState.Completed, time.GetUtcNow());
         }
         catch (Exception e)
@@ -172,7 +176,7 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
         return status.Succeeded && ImmutableAudit().IsMatch(status.StandardOutput);
     }
 
-    private async Task<string?> VerifyAuditAsync(IEnumerable<PlannedHandler> handlers, CancellationToken ct)
+    private async Task<string?> VerifyAuditAsync(IEnumerable<PlannedHandler> handlers, CancellationToken ct, IReadOnlyList<string>? managed = null)
     {
         if (!root.IsLive || !handlers.Any(IsAuditLoad)) return null;
         var immutable = await AuditImmutableAsync(handlers, ct);
@@ -181,7 +185,7 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
         var file = HostReader.ReadFile(root, AuditKernelResource.CompiledRules);
         var compiled = AuditKernelResource.Rules(file.Exists ? System.Text.Encoding.UTF8.GetString(file.Content) : "");
         var kernel = AuditKernelResource.Rules(loaded.StandardOutput);
-        var missing = AuditKernelResource.Missing(compiled, kernel);
+        var missing = AuditKernelResource.Missing([.. compiled, .. managed ?? []], kernel);
         // augenrules --load deletes every rule first, so after a load the kernel holds exactly the compiled ones.
         if (kernel.Count != compiled.Count || missing.Count > 0)
         {
