@@ -44,13 +44,18 @@ public sealed class CliWrapCommandRunner(HostRoot root) : ICommandRunner
         // foreground process group): harden alone decides to stop, after the step in hand, and
         // restores. Otherwise usermod or dpkg would die half-way with exit 130.
         if (OwnSession.Value) full = ["setsid", "--wait", .. full];
+        // For the same reason a stop request does not kill the program at once: usermod, dpkg or
+        // augenrules killed half-way leave lock files (/etc/shadow.lock) and half-written databases that
+        // the restore cannot undo. The program gets a grace period to finish; only one that hangs is killed.
+        using var kill = new CancellationTokenSource();
+        using var stop = cancellationToken.Register(() => kill.CancelAfter(GracePeriod));
         try
         {
             var result = await Cli.Wrap(ResolveExecutable(full[0]))
                 .WithArguments(full.Skip(1))
                 .WithEnvironmentVariables(Environment)
                 .WithValidation(CommandResultValidation.None)
-                .ExecuteBufferedAsync(cancellationToken);
+                .ExecuteBufferedAsync(kill.Token);
             return new CommandResult(result.ExitCode, result.StandardOutput, result.StandardError);
         }
         catch (System.ComponentModel.Win32Exception e)
@@ -58,6 +63,9 @@ public sealed class CliWrapCommandRunner(HostRoot root) : ICommandRunner
             return new CommandResult(127, "", $"{full[0]}: {e.Message}");
         }
     }
+
+    /// <summary>How long a running program may go on after harden is asked to stop (see <see cref="RunAsync"/>).</summary>
+    public static readonly TimeSpan GracePeriod = TimeSpan.FromSeconds(60);
 
     private static string ResolveExecutable(string name)
     {

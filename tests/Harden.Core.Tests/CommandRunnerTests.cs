@@ -1,0 +1,31 @@
+using Harden.Execution;
+using Harden.Host;
+
+namespace Harden.Core.Tests;
+
+/// <summary>The one door to programs, with real processes: a stop request must not kill a program half-way.</summary>
+public class CommandRunnerTests
+{
+    [Test]
+    public async Task A_stop_request_lets_the_running_program_finish()
+    {
+        // What a Ctrl-C during usermod looks like to the runner: the token fires while the program runs.
+        var dir = Directory.CreateTempSubdirectory("harden-runner-");
+        try
+        {
+            var marker = Path.Combine(dir.FullName, "finished");
+            using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+            var result = await new CliWrapCommandRunner(HostRoot.Open("/"))
+                .RunAsync(["sh", "-c", $"sleep 0.5 && echo done > '{marker}' && echo done"], stop.Token);
+
+            Assert.That(stop.IsCancellationRequested, "the stop came while the program ran");
+            Assert.That(result.ExitCode, Is.Zero, result.Message);
+            Assert.That(result.StandardOutput.Trim(), Is.EqualTo("done"));
+            Assert.That(File.ReadAllText(marker).Trim(), Is.EqualTo("done"), "the program did its work to the end");
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+}
