@@ -33,11 +33,21 @@ public sealed class PlannerTests
             ImmutableDictionary<string, KeyAccess>.Empty.Add("alice", new KeyAccess(1, null)),
             null);
 
-    /// <summary>A host that already has everything the shipped profile wants.</summary>
-    private static HostSnapshot Converged(DesiredState desired) =>
-        Host(files: desired.Files.Select(f => (f.Path, f.Content)).Append(("/etc/login.defs", LoginDefs)).Append(("/etc/audit/auditd.conf", AuditdConf)), groupLine: "phi-access",
-            modeOf: path => desired.Files.FirstOrDefault(f => f.Path == path)?.Mode ?? Mode644) with
+    /// <summary>A host that already has everything the shipped profile wants: every file, key and block, package, group, mode and unit state.</summary>
+    private static HostSnapshot Converged(DesiredState desired)
+    {
+        // Files as the plan renders them for this host (the privileged-program marker filled in: none here).
+        var texts = AuditPrivileged.Expand(desired.Resources.ToList(), Host()).OfType<FileResource>().ToDictionary(f => f.Path, f => f.Content);
+        texts["/etc/login.defs"] = LoginDefs;
+        texts["/etc/audit/auditd.conf"] = AuditdConf;
+        foreach (var edit in desired.Resources.OfType<ITextEdit>().Where(e => e is not FileResource))
+            texts[edit.Path] = edit.Edit(texts.GetValueOrDefault(edit.Path, ""));
+        var host = Host(files: texts.Select(kv => (kv.Key, kv.Value)), groupLine: "phi-access",
+            modeOf: path => desired.Files.FirstOrDefault(f => f.Path == path)?.Mode ?? (UnixFileMode)Convert.ToInt32("600", 8));
+        return host with
         {
+            Groups = [.. host.Groups, .. desired.Resources.OfType<GroupResource>().Where(g => g.Address.Key != "phi-access").Select((g, i) => new GroupEntry(g.Address.Key, 2000u + (uint)i, []))],
+            Packages = host.Packages.SetItems(desired.Resources.OfType<PackageResource>().Where(p => p.Present).Select(p => KeyValuePair.Create(p.Address.Key, new PackageInfo("1.0", "amd64")))),
             Directories = ImmutableDictionary<string, DirectoryState>.Empty.Add("/var/data/phi",
                 new DirectoryState(true, (UnixFileMode)Convert.ToInt32("2770", 8), 0, 1001, null))
                 // An application folder that exists with its own owner and mode is left as it is.
@@ -46,8 +56,10 @@ public sealed class PlannerTests
                 .AddRange(AuditWatches.Needs(desired.Resources).Select(q => q.Target).Distinct()
                     .Where(f => f is not ("/var/data/phi" or "/opt/healthcare-app"))
                     .Select(f => KeyValuePair.Create(f, new DirectoryState(true, (UnixFileMode)Convert.ToInt32("755", 8), 0, 0, null)))),
-            Services = ImmutableDictionary<string, string>.Empty.Add("auditd.service", "enabled").Add("chrony.service", "enabled"),
+            Services = desired.Resources.OfType<ServiceResource>().ToImmutableDictionary(s => s.Address.Key, s => s.Wanted),
+            Entries = desired.Resources.OfType<ModeResource>().ToImmutableDictionary(m => m.Address.Key, m => new Entry(EntryKind.File, m.Limit, 0, 0, 1)),
         };
+    }
 
     private static Change At(Plan plan, string address) => plan.Changes.Single(c => c.Address.ToString() == address);
 
@@ -61,7 +73,7 @@ public sealed class PlannerTests
             Assert.That(plan.Changes.Select(c => c.Address.ToString()), Does.Contain("file:/etc/profile.d/hipaa-timeout.sh"));
             Assert.That(At(plan, "group:phi-access").Action, Is.EqualTo(ChangeAction.Create));
             Assert.That(At(plan, "dir:/var/data/phi").After!["mode"], Is.EqualTo("02770"));
-            Assert.That(plan.SkippedModules.Select(m => m.Id), Is.EquivalentTo(new[] { "log-forwarding", "log-forwarding-quiet", "time-servers", "backups", "firewall" }), "modules whose variables are unset");
+            Assert.That(plan.SkippedModules.Select(m => m.Id), Is.EquivalentTo(new[] { "log-forwarding", "log-forwarding-quiet", "audit-syslog", "time-servers", "backups", "firewall" }), "modules whose variables are unset");
             Assert.That(plan.HasChanges, Is.True);
         }
     }
@@ -73,7 +85,7 @@ public sealed class PlannerTests
         var plan = Planner.Create(desired, Converged(desired));
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(plan.Changes.Where(c => c.IsChange).Select(c => $"{c.Address} {c.Reason}"), Is.Empty);
+            Assert.That(plan.Changes.Where(c => c.IsChange).Select(c => $"{c.Address} {c.Reason} {c.Diff}"), Is.Empty);
             Assert.That(plan.HasChanges, Is.False);
             Assert.That(plan.Handlers, Is.Empty, "no change, no handler");
         }
@@ -89,7 +101,7 @@ public sealed class PlannerTests
         var plan = Planner.Create(desired, host);
         var audit = At(plan, "file:" + rules);
         Assert.That(audit.Action, Is.EqualTo(ChangeAction.Update));
-        Assert.That(audit.Reason, Is.EqualTo("mode 0644 -> 0640"));
+        Assert.That(audit.Reason, Is.EqualTo("mode 0644 -> 0640"), audit.Diff);
         Assert.That(plan.Handlers.Single().Argv, Is.EqualTo(new[] { "augenrules" }), "offline root: compile only");
     }
 
@@ -157,7 +169,7 @@ public sealed class PlannerTests
             Assert.That(conflicts["sshd-conflict:/etc/ssh/sshd_config.d/50-cloud-init.conf:3"].Reason, Does.StartWith("kbdinteractiveauthentication yes"));
             Assert.That(conflicts["sshd-match:/etc/ssh/sshd_config.d/50-cloud-init.conf:8"].Reason, Does.Contain("in 'Match Address 10.0.0.0/8'"));
             Assert.That(conflicts["sshd-conflict:/etc/ssh/sshd_config.d/50-cloud-init.conf:1"].After!["line"],
-                Is.EqualTo("# harden: disabled, conflicts with /etc/ssh/sshd_config.d/00-hipaa.conf: PasswordAuthentication yes"));
+                Is.EqualTo("# harden: disabled, conflicts with /etc/ssh/sshd_config (harden block): PasswordAuthentication yes"));
             Assert.That(plan.SshdConnections, Is.EquivalentTo(new[]
             {
                 "addr=192.0.2.1,host=harden-check.invalid,laddr=127.0.0.1,lport=22,user=backup",

@@ -12,7 +12,7 @@ public sealed class ProfileLoaderTests
         {
             Assert.That(profile.Lineage, Is.EqualTo(new[] { "hipaa-base", "ubuntu-hipaa" }));
             Assert.That(profile.Platform, Is.EqualTo("ubuntu"));
-            Assert.That(profile.Modules.Select(m => m.Id), Is.EqualTo(new[] { "ssh", "banner", "pwquality", "account-lockout", "session-timeout", "password-aging", "phi-directories", "app-directories", "insecure-services", "no-ftp", "audit", "audit-retention", "time-sync", "time-servers", "incident-response", "backups", "firewall", "log-forwarding", "log-forwarding-quiet" }));
+            Assert.That(profile.Modules.Select(m => m.Id), Is.EqualTo(new[] { "ssh", "ssh-visible", "ssh-permissions", "banner", "pwquality", "account-lockout", "password-history", "login-defaults", "su-restrict", "session-timeout", "password-aging", "phi-directories", "app-directories", "insecure-services", "unwanted-services", "kernel-sysctl", "core-dumps", "kernel-modules", "boot-safety", "apparmor", "journald", "audit-boot", "patching", "cron-restrict", "no-ftp", "audit", "audit-retention", "time-sync", "time-servers", "incident-response", "backups", "firewall", "log-forwarding", "audit-syslog", "log-forwarding-quiet" }));
             Assert.That(profile.Modules.Single(m => m.Id == "session-timeout").Citations, Does.Contain("164.312(a)(2)(iii)"));
             Assert.That(profile.FindVariable("session_timeout")!.Default, Is.EqualTo(new VariableValue.Number(900)));
         }

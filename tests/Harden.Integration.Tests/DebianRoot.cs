@@ -16,7 +16,7 @@ public sealed class DebianRoot : IDisposable
     /// <summary>The releases the shipped debian-hipaa profile supports: Debian 11, 12 and 13.</summary>
     public static readonly string[] Suites = ["bullseye", "bookworm", "trixie"];
     public static readonly string[] Packages =
-        ["systemd", "openssh-server", "auditd", "audispd-plugins", "libpam-pwquality", "cracklib-runtime", "pamtester", "chrony", "nftables", "restic", "rsyslog", "rsyslog-gnutls", "sudo", "passwd", "procps"];
+        ["systemd", "openssh-server", "auditd", "audispd-plugins", "libpam-pwquality", "cracklib-runtime", "pamtester", "chrony", "nftables", "restic", "rsyslog", "rsyslog-gnutls", "sudo", "passwd", "procps", "apparmor", "unattended-upgrades", "needrestart", "kmod"];
 
     private static readonly SemaphoreSlim BuildGate = new(1, 1);
     private static readonly Dictionary<string, string> Tarballs = new(StringComparer.Ordinal);
@@ -132,6 +132,13 @@ public sealed class DebianRoot : IDisposable
     /// <summary>Runs a command inside the root with <paramref name="input"/> on its standard input (chpasswd, pamtester).</summary>
     public Task<BufferedCommandResult> ChrootWithInput(string input, params string[] argv) =>
         CliWrap.Cli.Wrap("chroot").WithArguments([Path, .. argv])
+            .WithEnvironmentVariables(e => e.Set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").Set("LC_ALL", "C"))
+            .WithStandardInputPipe(CliWrap.PipeSource.FromString(input))
+            .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+
+    /// <summary>Runs a command inside the root as an ordinary user (chroot --userspec), with input: what a user's own su or passwd sees.</summary>
+    public Task<BufferedCommandResult> ChrootAs(string user, string input, params string[] argv) =>
+        CliWrap.Cli.Wrap("chroot").WithArguments([$"--userspec={user}:{user}", Path, .. argv])
             .WithEnvironmentVariables(e => e.Set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").Set("LC_ALL", "C"))
             .WithStandardInputPipe(CliWrap.PipeSource.FromString(input))
             .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();

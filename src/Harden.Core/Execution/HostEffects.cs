@@ -31,6 +31,12 @@ public interface IHostEffects
     IReadOnlyList<string> EnsureDirectory(string path, UnixFileMode mode, uint uid, uint gid);
     bool RemoveEmptyDirectory(string path);
 
+    /// <summary>The missing folders above a path, made 0755 root:root; returns those it made, outermost first.</summary>
+    IReadOnlyList<string> CreateParents(string path);
+
+    /// <summary>Permission bits of an existing file or folder (never a link); false when it is not there.</summary>
+    bool SetMode(string path, UnixFileMode mode);
+
     Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken ct, bool retryable = false);
 
     /// <summary>Owner and group names as the root resolves them now (a group this run created included); digits pass as ids.</summary>
@@ -91,6 +97,10 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
         AtomicFile.Write(root, path, content, mode, uid, gid);
         journal.KeepWritten(path, content);
     }
+
+    public IReadOnlyList<string> CreateParents(string path) => root.CreateParents(path);
+
+    public bool SetMode(string path, UnixFileMode mode) => root.Files.SetMode(HostRoot.Relative(path), mode);
 
     public void DeleteFile(string path)
     {

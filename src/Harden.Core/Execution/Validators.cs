@@ -82,6 +82,8 @@ public sealed partial class Validators(ICommandRunner runner)
                 continue;
             }
             var arch = Regex.Match(line, @"-F arch=(b32|b64)\b") is { Success: true } m ? m.Groups[1].Value : null;
+            // A path rule (-F path=… -F perm=x) names no syscall, so it needs no architecture.
+            if (arch is null && !line.Contains(" -S ", StringComparison.Ordinal) && line.Contains(" -F path=", StringComparison.Ordinal)) continue;
             if (arch is null)
             {
                 errors.Append($"{path}:{i + 1}: syscall rule without -F arch=b64 or b32: {line}\n");

@@ -251,6 +251,30 @@ public sealed class ContainedDirectory
         }
     }
 
+    /// <summary>
+    /// Sets the permission bits of an existing regular file or folder, never through a link and never
+    /// on anything else (opening a device can act). False when the path is missing or of another kind.
+    /// </summary>
+    public bool SetMode(string relative, UnixFileMode mode)
+    {
+        if (Walk(relative) is not var (parent, name)) return false;
+        try
+        {
+            if (Native.TryStatAt(parent, name, out var seen) != 0 || seen.Type is not (Native.RegularFile or Native.DirectoryType)) return false;
+            var flags = Native.ORdOnly | Native.ONoFollow | Native.ONonBlock | (seen.Type == Native.DirectoryType ? Native.ODirectory : 0);
+            using var handle = Native.TryOpenAt(parent, name, flags, 0, out var errno) ?? throw new IOException($"open {Show(relative)}: {Native.Describe(errno)}");
+            // The entry may have been swapped between stat and open: change only what was looked at.
+            var opened = Native.StatOf(handle);
+            if (opened.Inode != seen.Inode || opened.Type != seen.Type) return false;
+            Native.Chmod(handle, mode);
+            return true;
+        }
+        finally
+        {
+            Release(parent);
+        }
+    }
+
     /// <summary>Removes a file (never a directory, never through a link). False when it was not there.</summary>
     public bool Delete(string relative, bool durable = true)
     {
@@ -342,6 +366,59 @@ public sealed class ContainedDirectory
             }
         }
         RemoveEmptyDirectory(relative);
+    }
+
+    /// <summary>
+    /// Regular files below a folder whose mode <paramref name="match"/>es, as relative paths in order:
+    /// <c>find DIR -xdev -type f</c> done through handles, never through a link and never into another
+    /// file system (a mounted share or /proc under a live root). A missing folder gives none.
+    /// </summary>
+    public IReadOnlyList<string> FindFiles(string relative, Func<UnixFileMode, bool> match)
+    {
+        var found = new List<string>();
+        SafeFileHandle? start;
+        if (relative.Length == 0)
+        {
+            start = Native.TryOpenAt(_handle, ".", Native.ORdOnly | Native.ODirectory, 0, out _);
+        }
+        else
+        {
+            if (Walk(relative) is not var (parent, name)) return found;
+            try
+            {
+                start = Native.TryOpenAt(parent, name, Native.ORdOnly | Native.ODirectory | Native.ONoFollow, 0, out _);
+            }
+            finally
+            {
+                Release(parent);
+            }
+        }
+        if (start is null) return found;
+        using (start)
+        {
+            Visit(start, relative, Native.StatOf(start).Device, match, found);
+        }
+        found.Sort(StringComparer.Ordinal);
+        return found;
+    }
+
+    private static void Visit(SafeFileHandle folder, string prefix, ulong device, Func<UnixFileMode, bool> match, List<string> found)
+    {
+        foreach (var (name, type) in Native.ReadDirectory(folder))
+        {
+            // DT_DIR, DT_REG, or DT_UNKNOWN (ask); links, devices and the rest are never followed or read.
+            if (type is not (4 or 8 or 0) || Native.TryStatAt(folder, name, out var stat) != 0) continue;
+            var path = prefix.Length == 0 ? name : prefix + "/" + name;
+            if (stat.Type == Native.RegularFile)
+            {
+                if (match(stat.Mode)) found.Add(path);
+            }
+            else if (stat.Type == Native.DirectoryType && stat.Device == device)
+            {
+                using var child = Native.TryOpenAt(folder, name, Native.ORdOnly | Native.ODirectory | Native.ONoFollow, 0, out _);
+                if (child is not null) Visit(child, path, device, match, found);
+            }
+        }
     }
 
     /// <summary>The entries of a folder, by name, in no order; null when it is missing, a link, or not a folder.</summary>

@@ -44,9 +44,25 @@ public static class HostReader
             Managed = RunJournal.StillApplied(runs),
             KernelAudit = root.IsLive && queries.Any(q => q.Kind == HostQueryKind.KernelAudit) ? KernelAuditReader.Read() : null,
             RefusedRuns = [.. refused],
+            Entries = queries.Where(q => q.Kind == HostQueryKind.Entry).Select(q => q.Target).Distinct().ToImmutableDictionary(p => p, p => StatEntry(root, p)),
+            PrivilegedPrograms = queries.Where(q => q.Kind == HostQueryKind.PrivilegedPrograms).Select(q => q.Target).Distinct()
+                .ToImmutableDictionary(d => d, d => root.Files.FindFiles(HostRoot.Relative(d), Planning.AuditPrivileged.IsPrivileged).Select(p => "/" + p).ToImmutableArray()),
             // One read of /etc/shadow serves the lockout guard and any resource that asked for it (aging).
             ExpiredAccounts = SshAccess.Expired(Text(files[Shadow]), DateTimeOffset.UtcNow),
         };
+    }
+
+    /// <summary>A path's kind and metadata, never followed; one that goes through a link counts as a link.</summary>
+    public static Entry StatEntry(HostRoot root, string targetPath)
+    {
+        try
+        {
+            return root.Stat(targetPath);
+        }
+        catch (PathBlockedException)
+        {
+            return Entry.Missing with { Kind = EntryKind.Symlink };
+        }
     }
 
     public static DirectoryState ReadDirectory(HostRoot root, string targetPath)

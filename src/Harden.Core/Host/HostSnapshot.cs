@@ -77,6 +77,16 @@ public sealed record HostSnapshot(
     /// <summary>The running kernel's audit rules (auditctl -l, -s), on a live host that was asked for them; else null.</summary>
     public KernelAudit? KernelAudit { get; init; }
 
+    /// <summary>setuid/setgid programs found under each folder that was asked for (absolute target paths, sorted).</summary>
+    public ImmutableDictionary<string, ImmutableArray<string>> PrivilegedPrograms { get; init; } = ImmutableDictionary<string, ImmutableArray<string>>.Empty;
+
+    public ImmutableArray<string> PrivilegedProgramsUnder(string folder) => PrivilegedPrograms.TryGetValue(folder, out var p) ? p : [];
+
+    /// <summary>What each path asked for by kind only (<see cref="HostQueryKind.Entry"/>) is, never followed; a path through a link is a symlink.</summary>
+    public ImmutableDictionary<string, Entry> Entries { get; init; } = ImmutableDictionary<string, Entry>.Empty;
+
+    public Entry EntryAt(string path) => Entries.TryGetValue(path, out var e) ? e : Host.Entry.Missing;
+
     /// <summary>Run manifests that fail verification (edited, damaged, planted), with the reason.</summary>
     public ImmutableArray<string> RefusedRuns { get; init; } = [];
 

@@ -115,7 +115,16 @@ public sealed partial record DesiredState(
         }
         foreach (var s in module.Services) yield return new ServiceResource(id, s.Name, s.State);
         if (module.Verify == "auditctl") yield return new AuditKernelResource(id);
-        foreach (var package in module.AbsentPackages) yield return new PackageResource(id, package, present: false);
+        foreach (var p in module.Permissions)
+        {
+            foreach (var path in Paths(p.Path)) yield return new ModeResource(id, path, p.MaxMode);
+        }
+        var absent = module.AbsentPackagesFrom is { } av && variables[av] is VariableValue.List al ? al.Items : [];
+        foreach (var package in module.AbsentPackages.Concat(absent))
+        {
+            if (!Patterns.PackageName().IsMatch(package)) throw new HardenException($"module '{id}': '{VariableDefinition.Printable(package)}' (from {module.AbsentPackagesFrom}) is not a Debian package name");
+            yield return new PackageResource(id, package, present: false);
+        }
     }
 
     /// <summary>A directory mode from a variable: octal, 0000..7777.</summary>

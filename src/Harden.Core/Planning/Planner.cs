@@ -17,7 +17,9 @@ public static class Planner
     /// <summary>Everything the resources ask the host reader for, plus what the sshd checks need.</summary>
     public static IEnumerable<HostQuery> Needs(DesiredState desired) =>
         desired.Resources.SelectMany(r => r.Needs).Concat(desired.PrivateFiles.Select(p => new HostQuery(HostQueryKind.File, p.Path)))
-            .Concat(AuditWatches.Needs(desired.Resources));
+            .Concat(AuditWatches.Needs(desired.Resources)).Concat(AuditPrivileged.Needs(desired.Resources))
+            .Concat(desired.ActiveModules.SelectMany(m => m.Handlers).Select(h => desired.Profile.Handlers[h].RequiresPath).OfType<string>()
+                .Select(p => new HostQuery(HostQueryKind.Entry, p)));
 
     public static Plan Create(DesiredState desired, HostSnapshot host)
     {
@@ -26,7 +28,7 @@ public static class Planner
         if (host.UnfinishedRun is { } run)
             warnings.Add($"run {run} did not finish (the process died mid-run); 'harden rollback --run {run}' restores the host to the state before it");
 
-        var (resources, leftOut) = AuditWatches.LeaveOutUnloadable(desired.Resources.ToList(), host);
+        var (resources, leftOut) = AuditWatches.LeaveOutUnloadable(AuditPrivileged.Expand(desired.Resources.ToList(), host), host);
         warnings.AddRange(leftOut);
         var (managed, managedBy) = SshdManaged(resources);
         if (managed.Count > 0)
@@ -206,6 +208,8 @@ public static class Planner
                 : !h.Offline.IsEmpty ? (h.Offline, null)
                 : h.LiveOnly ? (h.Run, "runtime-only; skipped under an offline --root")
                 : (h.Run, (string?)null);
+            if (skip is null && h.RequiresPath is { } needed && host.EntryAt(needed).Kind == EntryKind.Missing)
+                skip = $"{needed} is not on the target";
             handlers.Add(new PlannedHandler(h.Id, h.Description, argv, modules, skip, skip is null ? h.Touches : []));
         }
         return handlers.ToImmutable();

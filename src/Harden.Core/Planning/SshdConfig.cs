@@ -79,11 +79,54 @@ public static class SshdConfig
     public static bool Satisfies(string key, string wanted, string effective) =>
         Cumulative.Contains(key)
             ? Words(wanted).SetEquals(Words(effective))
-            : SameValue(wanted, effective);
+            : SameValue(AsReported(key, wanted), effective);
+
+    /// <summary>
+    /// A value as <c>sshd -T</c> prints it: times in seconds (<c>1m</c> is 60) and sizes in bytes
+    /// (<c>RekeyLimit 512M 1h</c> is <c>536870912 3600</c>), so a readable profile value still verifies.
+    /// </summary>
+    public static string AsReported(string key, string value)
+    {
+        var words = value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        return key switch
+        {
+            "logingracetime" or "clientaliveinterval" when words.Length == 1 && Seconds(words[0]) is { } t => t.ToString(CultureInfo.InvariantCulture),
+            "rekeylimit" when words.Length is 1 or 2 && Bytes(words[0]) is { } b && (words.Length == 1 || Seconds(words[1]) is not null) =>
+                $"{b} {(words.Length == 2 ? Seconds(words[1])!.Value : 0).ToString(CultureInfo.InvariantCulture)}",
+            _ => value,
+        };
+    }
+
+    /// <summary>sshd's time format: numbers each with an optional unit s, m, h, d or w, added up.</summary>
+    private static long? Seconds(string text)
+    {
+        long total = 0, number = 0;
+        var digits = false;
+        foreach (var c in text.ToLowerInvariant())
+        {
+            if (c is >= '0' and <= '9') { number = number * 10 + (c - '0'); digits = true; continue; }
+            if (!digits) return null;
+            total += number * c switch { 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86400, 'w' => 604800, _ => -1 };
+            if (c is not ('s' or 'm' or 'h' or 'd' or 'w')) return null;
+            number = 0;
+            digits = false;
+        }
+        return total + number;
+    }
+
+    /// <summary>sshd's size format: a number with an optional K, M or G (powers of 1024); "default" is 0.</summary>
+    private static long? Bytes(string text)
+    {
+        if (text.Equals("default", StringComparison.OrdinalIgnoreCase)) return 0;
+        var unit = text.Length > 0 ? char.ToUpperInvariant(text[^1]) : ' ';
+        var scale = unit switch { 'K' => 1L << 10, 'M' => 1L << 20, 'G' => 1L << 30, _ => 1L };
+        var digits = scale == 1 ? text : text[..^1];
+        return long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n * scale : null;
+    }
 
     /// <summary>Whether a line elsewhere undoes what the profile wants: another value, or for a cumulative key one it does not list.</summary>
     public static bool Weakens(string key, string wanted, string line) =>
-        Cumulative.Contains(key) ? !Words(line).IsSubsetOf(Words(wanted)) : !SameValue(wanted, line);
+        Cumulative.Contains(key) ? !Words(line).IsSubsetOf(Words(wanted)) : !SameValue(AsReported(key, wanted), AsReported(key, line));
 
     private static HashSet<string> Words(string value) =>
         value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);

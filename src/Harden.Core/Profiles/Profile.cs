@@ -44,6 +44,9 @@ public sealed record ManagedDirectory(string Path, string Owner, string Group, U
 /// </summary>
 public sealed record ManagedAging(string MinDays, string MaxDays, string WarnDays, string? ExtraUsersFrom);
 
+/// <summary>The most an existing file or folder may allow (bits beyond <see cref="MaxMode"/> are removed); a missing one is left alone.</summary>
+public sealed record ManagedPermission(string Path, UnixFileMode MaxMode);
+
 /// <summary>A systemd unit that must be enabled, disabled or masked.</summary>
 public sealed record ManagedService(string Name, string State);
 
@@ -60,7 +63,11 @@ public sealed record Handler(
     ImmutableArray<string> Run,
     ImmutableArray<string> Offline,
     bool LiveOnly,
-    ImmutableArray<string> Touches);
+    ImmutableArray<string> Touches)
+{
+    /// <summary>A program the handler needs on the target (update-grub): without it the handler is skipped and the plan says why.</summary>
+    public string? RequiresPath { get; init; }
+}
 
 /// <summary>One control area of a profile, with the HIPAA citations it serves.</summary>
 public sealed record Module(
@@ -89,6 +96,11 @@ public sealed record Module(
     public ImmutableArray<string> PrivateFiles { get; init; } = [];
 
     public ImmutableArray<ManagedFilter> Filters { get; init; } = [];
+
+    public ImmutableArray<ManagedPermission> Permissions { get; init; } = [];
+
+    /// <summary>A names variable listing more packages that must be absent (services a PHI server should not run).</summary>
+    public string? AbsentPackagesFrom { get; init; }
 
     /// <summary>Variables that turn the module off when set (a flag that is on, a non-empty value): <c>allow_ftp</c>.</summary>
     public ImmutableArray<string> Unless { get; init; } = [];

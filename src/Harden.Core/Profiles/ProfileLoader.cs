@@ -128,15 +128,15 @@ public sealed class ProfileLoader(IProfileSource source)
                 if (!profile.Handlers.ContainsKey(h))
                     throw new HardenException($"{origin}: module '{m.Id}' names handler '{h}', which is not defined (defined: {string.Join(", ", profile.Handlers.Keys.Order())})");
             }
-            foreach (var r in m.Requires.Append(m.GroupsFrom).Append(m.MembersFrom).Append(m.AccountAging?.ExtraUsersFrom).Append(m.SystemUsersFrom).Concat(m.Unless).OfType<string>())
+            foreach (var r in m.Requires.Append(m.GroupsFrom).Append(m.MembersFrom).Append(m.AccountAging?.ExtraUsersFrom).Append(m.SystemUsersFrom).Append(m.AbsentPackagesFrom).Concat(m.Unless).OfType<string>())
             {
                 if (profile.FindVariable(r) is null)
                     throw new HardenException($"{origin}: module '{m.Id}' refers to variable '{r}', which is not declared");
             }
-            foreach (var g in new[] { m.GroupsFrom, m.MembersFrom, m.AccountAging?.ExtraUsersFrom, m.SystemUsersFrom }.OfType<string>())
+            foreach (var g in new[] { m.GroupsFrom, m.MembersFrom, m.AccountAging?.ExtraUsersFrom, m.SystemUsersFrom, m.AbsentPackagesFrom }.OfType<string>())
             {
                 if (profile.FindVariable(g)!.Type != VariableType.Names)
-                    throw new HardenException($"{origin}: module '{m.Id}': groups_from, members_from, extra_users_from and system_users_from must name variables of type names");
+                    throw new HardenException($"{origin}: module '{m.Id}': groups_from, members_from, extra_users_from, system_users_from and absent_packages_from must name variables of type names");
             }
         }
     }
@@ -236,9 +236,14 @@ internal sealed record ProfileDocument(
             foreach (var (key, value) in hs.Children)
             {
                 var h = r.Expect<YamlMappingNode>(value, $"handler '{r.Scalar(key)}'");
-                r.OnlyKeys(h, "description", "run", "offline", "live_only", "touches");
+                r.OnlyKeys(h, "description", "run", "offline", "live_only", "touches", "requires_path");
                 handlers.Add(new Handler(r.Scalar(key), r.OptionalScalar(h, "description") ?? "",
-                    r.List(h, "run", required: true), r.List(h, "offline"), r.OptionalBool(h, "live_only") ?? false, r.List(h, "touches")));
+                    r.List(h, "run", required: true), r.List(h, "offline"), r.OptionalBool(h, "live_only") ?? false, r.List(h, "touches"))
+                {
+                    RequiresPath = r.OptionalScalar(h, "requires_path") is { } needed
+                        ? SafePath.IsAbsolute(needed) ? needed : throw r.Error(h, $"handler '{r.Scalar(key)}': requires_path must be an absolute path")
+                        : null,
+                });
             }
         }
 
@@ -280,7 +285,8 @@ internal sealed record ProfileDocument(
     private static Module ParseModule(Reader r, YamlMappingNode m)
     {
         r.OnlyKeys(m, "id", "title", "citations", "files", "keys", "blocks", "directories", "packages", "absent_packages",
-            "services", "groups_from", "members_from", "requires", "handlers", "verify", "account_aging", "unless", "private_files", "system_users_from", "filters");
+            "services", "groups_from", "members_from", "requires", "handlers", "verify", "account_aging", "unless", "private_files", "system_users_from", "filters",
+            "permissions", "absent_packages_from");
         var id = r.RequiredScalar(m, "id");
         var files = ImmutableArray.CreateBuilder<ManagedFile>();
         foreach (var f in r.Mappings(m, "files", $"file of module '{id}'"))
@@ -335,6 +341,12 @@ internal sealed record ProfileDocument(
             var field = r.OptionalLong(f, "field") is { } n and >= 1 and <= 64 ? (int)n : throw r.Error(f, $"module '{id}': filter field must be a column number 1..64");
             filters.Add(new ManagedFilter(TargetPath(r, f, id), field, r.RequiredScalar(f, "min")));
         }
+        var permissions = ImmutableArray.CreateBuilder<ManagedPermission>();
+        foreach (var p in r.Mappings(m, "permissions", $"permission of module '{id}'"))
+        {
+            r.OnlyKeys(p, "path", "max_mode");
+            permissions.Add(new ManagedPermission(TargetPath(r, p, id), Mode(r, p, id, "max_mode", "0755", 0xFFF)));
+        }
         ManagedAging? aging = null;
         if (r.Optional<YamlMappingNode>(m, "account_aging") is { } a)
         {
@@ -360,6 +372,8 @@ internal sealed record ProfileDocument(
             PrivateFiles = r.List(m, "private_files"),
             SystemUsersFrom = r.OptionalScalar(m, "system_users_from"),
             Filters = filters.ToImmutable(),
+            Permissions = permissions.ToImmutable(),
+            AbsentPackagesFrom = r.OptionalScalar(m, "absent_packages_from"),
         };
     }
 
@@ -381,9 +395,11 @@ internal sealed record ProfileDocument(
         return template;
     }
 
-    private static UnixFileMode Mode(Reader r, YamlMappingNode node, string id, string fallback, int max)
+    private static UnixFileMode Mode(Reader r, YamlMappingNode node, string id, string fallback, int max) => Mode(r, node, id, "mode", fallback, max);
+
+    private static UnixFileMode Mode(Reader r, YamlMappingNode node, string id, string field, string fallback, int max)
     {
-        var text = r.OptionalScalar(node, "mode") ?? fallback;
+        var text = r.OptionalScalar(node, field) ?? fallback;
         int mode;
         try
         {

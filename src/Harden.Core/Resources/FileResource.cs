@@ -61,8 +61,10 @@ public sealed class FileResource(string module, string path, string content, Uni
     public Task<ImmutableSortedDictionary<string, string>?> ApplyAsync(Change change, IHostEffects fx, CancellationToken ct)
     {
         var (uid, gid) = fx.ResolveOwner(owner, group);
+        // Folders made for a new drop-in (journald.conf.d) are remembered, so restore can take them away again.
+        var created = fx.CreateParents(path);
         fx.WriteFile(path, Encoding.UTF8.GetBytes(content), mode, uid, gid);
-        return Task.FromResult<ImmutableSortedDictionary<string, string>?>(change.After);
+        return Task.FromResult<ImmutableSortedDictionary<string, string>?>(created.Count > 0 ? change.After!.Add("created", string.Join(':', created)) : change.After);
     }
 
     /// <summary>Puts the file back from the run's backup, unless someone changed it since the run.</summary>
@@ -96,6 +98,12 @@ public sealed class FileResource(string module, string path, string content, Uni
         {
             fx.DeleteFile(path);
             fx.Report($"  removed {path}");
+            // Innermost first; a folder something else has put files in since stays.
+            foreach (var dir in (entry.After.Get("created") is { Length: > 0 } c ? c.Split(':') : []).Reverse())
+            {
+                if (!fx.RemoveEmptyDirectory(dir)) break;
+                fx.Report($"  removed {dir}");
+            }
             return Task.FromResult(RestoreOutcome.Done);
         }
         var bytes = fx.ReadCopy(backup.Copy)

@@ -25,6 +25,7 @@ public static class ResourceKinds
         [ServiceResource.Kind] = ServiceResource.RestoreAsync,
         [AccountAgingResource.Kind] = AccountAgingResource.RestoreAsync,
         [AuditKernelResource.Kind] = AuditKernelResource.RestoreAsync,
+        [ModeResource.Kind] = ModeResource.RestoreAsync,
     }.ToImmutableDictionary();
 
     public static Restorer RestorerFor(Address address) =>
@@ -52,7 +53,7 @@ public static class ResourceKinds
         MemberResource => 2,
         DirectoryResource => 3,
         FileResource or KeyResource or BlockResource or LinesResource => 4,
-        SshdConflictResource => 5,
+        SshdConflictResource or ModeResource => 5,
         ServiceResource or AccountAgingResource => 6,
         _ => 7,
     };

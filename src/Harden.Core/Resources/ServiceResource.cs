@@ -15,6 +15,7 @@ public sealed class ServiceResource(string module, string unit, string state) : 
 
     public Address Address { get; } = new(Kind, unit);
     public string Module => module;
+    public string Wanted => state;
     public IEnumerable<HostQuery> Needs => [new(HostQueryKind.Service, unit)];
     public IEnumerable<Address> DependsOn => [];
 

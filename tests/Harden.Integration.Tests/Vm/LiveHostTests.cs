@@ -94,6 +94,8 @@ public sealed class LiveHostTests(string suite)
         var compiled = await Must("sudo cat /etc/audit/audit.rules");
         var loaded = await Must("sudo auditctl -l");
         var sshd = await Must("sudo sshd -T");
+        // sysctl --system loaded the drop-in into the running kernel.
+        var kernel = await Must("sudo sysctl -n kernel.dmesg_restrict kernel.yama.ptrace_scope fs.suid_dumpable net.ipv4.conf.all.accept_redirects kernel.unprivileged_bpf_disabled");
         var again = await _vm.SshAsync($"sudo harden plan --detailed-exitcode --set {Members}");
         var nurse = await _vm.LoginWithPasswordAsync(Nurse, NursePassword);
         var fresh = await _vm.SshAsync("id -nG");
@@ -102,7 +104,11 @@ public sealed class LiveHostTests(string suite)
             Assert.That(RuleLines(loaded), Has.Count.EqualTo(RuleLines(compiled).Count), $"every compiled rule is in the kernel\n{loaded}\n---\n{compiled}");
             foreach (var key in RuleKeys(compiled)) Assert.That(loaded, Does.Contain($"key={key}").Or.Contain($"-k {key}"), key);
             Assert.That(loaded, Does.Contain("-w /var/data/phi -p rwxa -k phi_access"));
+            Assert.That(loaded, Does.Contain("-F path=/usr/bin/sudo -F perm=x"), "each setuid program has its rule in the kernel");
+            Assert.That(loaded, Does.Contain("-S stime"), "the b32 time rule loaded");
+            Assert.That(kernel.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[] { "1", "1", "0", "0", "1" }), kernel);
             Assert.That(sshd, Does.Contain("passwordauthentication no").And.Contain("permitrootlogin no").And.Contain("allowgroups phi-access"));
+            Assert.That(sshd, Does.Contain("maxsessions 4").And.Contain("allowtcpforwarding no").And.Contain("rekeylimit 536870912 3600"));
             Assert.That(nurse.Succeeded, Is.False, "a password login is refused\n" + nurse);
             Assert.That(fresh.Succeeded, "the operator's key login works on a fresh connection\n" + fresh);
             Assert.That(fresh.StandardOutput, Does.Contain("phi-access"));

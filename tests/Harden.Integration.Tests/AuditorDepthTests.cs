@@ -1,0 +1,147 @@
+using System.Text.RegularExpressions;
+
+namespace Harden.Integration.Tests;
+
+/// <summary>
+/// The controls compliance scanners check beyond the seed documents, in one apply, each proven with
+/// the root's own tool: augenrules and ausyscall for every audit syscall, sshd -T, modprobe -n -v,
+/// systemctl is-enabled, apt-config, useradd -D, perl -c, pamtester; then idempotence and rollback.
+/// </summary>
+public sealed class AuditorDepthTests : RootTest
+{
+    /// <summary>Every syscall the rules must audit, for both ABIs (stime exists only for 32-bit programs).</summary>
+    private static readonly string[] Syscalls =
+    [
+        "adjtimex", "settimeofday", "clock_settime", "sethostname", "setdomainname",
+        "chmod", "fchmod", "fchmodat", "chown", "fchown", "fchownat", "lchown",
+        "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+        "creat", "open", "openat", "open_by_handle_at", "truncate", "ftruncate", "mount",
+        "unlink", "unlinkat", "rename", "renameat", "renameat2", "rmdir",
+        "init_module", "finit_module", "delete_module", "execve",
+    ];
+
+    private const string VendorHelper = "/opt/vendor/bin/helper";
+
+    [Test]
+    public async Task One_apply_converges_every_auditor_control_the_second_changes_nothing_and_rollback_restores_all()
+    {
+        var args = await WithOperatorAsync();
+        // A vendor's setuid helper outside the distribution's folders: plan must find it.
+        Directory.CreateDirectory(Root.Map("/opt/vendor/bin"));
+        File.Copy(Root.Map("/usr/bin/true"), Root.Map(VendorHelper));
+        File.SetUnixFileMode(Root.Map(VendorHelper), (UnixFileMode)Convert.ToInt32("4755", 8));
+        var before = await EtcAsync();
+
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
+        Assert.That(plan.ExitCode, Is.Zero, plan.ToString());
+        Assert.That(plan.Out, Does.Contain($"-F path={VendorHelper} -F perm=x").And.Contain("-F path=/usr/bin/sudo -F perm=x"),
+            "plan lists each setuid/setgid program it found");
+        Assert.That(plan.Out, Does.Contain("mode:/etc/ssh/sshd_config").And.Contain("(mode 0644 -> 0600)"));
+        Assert.That(plan.Out, Does.Contain("update-grub: skipped, /usr/sbin/update-grub is not on the target"));
+
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+
+        // Audit: augenrules compiled them (the handler), each syscall exists for its ABI (ausyscall).
+        var rules = Root.ReadText("/etc/audit/audit.rules").Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith('-')).ToList();
+        var audited = rules.SelectMany(r => Regex.Matches(r, @"-S (\w+)").Select(m => (Arch: Regex.Match(r, @"arch=(b\d\d)").Groups[1].Value, Name: m.Groups[1].Value)))
+            .ToHashSet();
+        Assert.Multiple(async () =>
+        {
+            foreach (var name in Syscalls)
+            {
+                Assert.That(audited, Does.Contain(("b64", name)), $"b64 {name}");
+                Assert.That(audited, Does.Contain(("b32", name)), $"b32 {name}");
+            }
+            Assert.That(audited, Does.Contain(("b32", "stime")));
+            foreach (var (arch, name) in audited)
+            {
+                var known = await Root.Chroot("ausyscall", arch == "b64" ? "x86_64" : "i386", name, "--exact");
+                Assert.That(known.ExitCode, Is.Zero, $"ausyscall {arch} {name}: {known.StandardError}");
+            }
+            Assert.That(rules, Does.Contain("-b 8192").And.Contain("-f 1"));
+            Assert.That(rules, Has.Some.EqualTo($"-a always,exit -F path={VendorHelper} -F perm=x -F auid>=1000 -F auid!=unset -k privileged"));
+            Assert.That(rules, Has.Some.StartsWith("-w /etc/security/opasswd -p wa").And.Some.StartsWith("-w /run/faillock -p wa"));
+        });
+
+        // sshd: the new settings are effective, and the main file carries them first, before its Include.
+        var sshd = await Root.EffectiveSshdAsync();
+        var main = Root.ReadText("/etc/ssh/sshd_config");
+        Assert.Multiple(async () =>
+        {
+            Assert.That(sshd["maxsessions"], Is.EqualTo("4"));
+            Assert.That(sshd["maxstartups"], Is.EqualTo("10:30:60"));
+            Assert.That(sshd["logingracetime"], Is.EqualTo("60"));
+            Assert.That(sshd["rekeylimit"], Is.EqualTo("536870912 3600"));
+            foreach (var off in new[] { "allowtcpforwarding", "allowagentforwarding", "permittunnel", "gatewayports", "gssapiauthentication", "kerberosauthentication" })
+                Assert.That(sshd[off], Is.EqualTo("no"), off);
+            Assert.That(sshd["strictmodes"], Is.EqualTo("yes"));
+            Assert.That(sshd["ignoreuserknownhosts"], Is.EqualTo("yes"));
+            Assert.That(main.IndexOf("MaxSessions 4", StringComparison.Ordinal), Is.GreaterThanOrEqualTo(0).And.LessThan(main.IndexOf("\nInclude ", StringComparison.Ordinal)));
+            Assert.That(Mode("/etc/ssh/sshd_config"), Is.EqualTo("600"));
+            Assert.That(Mode("/etc/ssh/ssh_host_ed25519_key"), Is.EqualTo("600"));
+
+            // Kernel modules: modprobe itself says it would run /bin/false instead of loading.
+            foreach (var module in new[] { "usb-storage", "dccp", "cramfs" })
+            {
+                var dry = await Root.Chroot("modprobe", "-n", "-v", module);
+                Assert.That(dry.StandardOutput + dry.StandardError, Does.Contain("install /bin/false"), module);
+            }
+            // The root's own sysctl parses every line: with no /proc in the chroot it can only say, for
+            // each key, which file it would write (the live VM tests check the values in a real kernel).
+            var settings = Root.ReadText("/etc/sysctl.d/60-hipaa.conf").Split('\n').Where(l => l.Contains(" = ")).Select(l => l.Split(" = ")[0]).ToList();
+            Assert.That(settings, Has.Count.GreaterThan(30));
+            var parsed = await Root.Chroot("sysctl", "-p", "/etc/sysctl.d/60-hipaa.conf");
+            Assert.That(parsed.StandardError.Trim().Split('\n'), Is.EqualTo(settings.Select(k => $"sysctl: cannot stat /proc/sys/{k.Replace('.', '/')}: No such file or directory")));
+
+            Assert.That((await Root.Chroot("systemctl", "is-enabled", "ctrl-alt-del.target")).StandardOutput.Trim(), Is.EqualTo("masked"));
+            Assert.That((await Root.Chroot("systemctl", "is-enabled", "debug-shell.service")).StandardOutput.Trim(), Is.EqualTo("masked"));
+            Assert.That((await Root.Chroot("systemctl", "is-enabled", "apparmor.service")).StandardOutput.Trim(), Is.EqualTo("enabled"));
+            var journald = await Root.Chroot("systemd-analyze", "cat-config", "systemd/journald.conf");
+            Assert.That(journald.StandardOutput, Does.Contain("Storage=persistent").And.Contain("ForwardToSyslog=yes"));
+
+            var apt = (await Root.Chroot("apt-config", "dump")).StandardOutput;
+            Assert.That(apt, Does.Contain("APT::Periodic::Unattended-Upgrade \"1\";").And.Contain("Unattended-Upgrade::Automatic-Reboot \"false\";"));
+            var needrestart = await Root.Chroot("perl", "-c", "/etc/needrestart/conf.d/60-hipaa.conf");
+            Assert.That(needrestart.StandardError, Does.Contain("syntax OK"));
+
+            Assert.That((await Root.Chroot("useradd", "-D")).StandardOutput, Does.Contain("INACTIVE=30"));
+            Assert.That(Root.ReadText("/etc/login.defs"), Does.Match(@"\nUMASK\s+027\n").And.Match(@"\nENCRYPT_METHOD\s+YESCRYPT\n"));
+            Assert.That(Root.ReadText("/etc/issue") + Root.ReadText("/etc/motd"), Does.Not.Contain("Debian").And.Contain("AUTHORIZED ACCESS ONLY"));
+            Assert.That(Root.ReadText("/etc/pam.d/common-password"), Does.Match(@"pam_pwhistory\.so remember=5 enforce_for_root"));
+            Assert.That(Mode("/etc/cron.allow"), Is.EqualTo("600"));
+        });
+
+        var again = await Harden(["plan", "--profile", "debian-hipaa", "--detailed-exitcode", .. args]);
+        Assert.That(again.ExitCode, Is.Zero, "the second plan has nothing to do\n" + again);
+
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+        Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+        AssertUnchanged(before, await EtcAsync());
+        Assert.That(Mode("/etc/ssh/sshd_config"), Is.EqualTo("644"));
+    }
+
+    /// <summary>pam_pwhistory refuses a reused password (root's change too), and su is for the su group only.</summary>
+    [Test]
+    public async Task A_reused_password_is_refused_and_su_needs_the_su_group()
+    {
+        var args = await WithOperatorAsync();
+        await Root.AddUserAsync("bob", withKey: false);
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+
+        async Task<int> Change(string password) =>
+            (await Root.ChrootWithInput($"{password}\n{password}\n", "pamtester", "passwd", "bob", "chauthtok")).ExitCode;
+        Assert.That(await Change("First-Horse-42-battery"), Is.Zero);
+        Assert.That(await Change("Second-Staple-17-anvil"), Is.Zero);
+        Assert.That(await Change("First-Horse-42-battery"), Is.Not.Zero, "a password of the last five is refused");
+        Assert.That(Root.ReadText("/etc/security/opasswd"), Does.StartWith("bob:"));
+
+        async Task<int> Su() => (await Root.ChrootAs("bob", "Second-Staple-17-anvil\n", "pamtester", "su", "bob", "authenticate")).ExitCode;
+        Assert.That(await Su(), Is.Not.Zero, "bob is not in sugroup: su refuses even the right password");
+        Assert.That((await Root.Chroot("gpasswd", "-a", "bob", "sugroup")).ExitCode, Is.Zero);
+        Assert.That(await Su(), Is.Zero, "in sugroup, the right password is enough");
+    }
+
+    private string Mode(string path) => Convert.ToString((int)File.GetUnixFileMode(Root.Map(path)), 8);
+}
