@@ -1,0 +1,92 @@
+using System.Collections.Immutable;
+using Harden.Host;
+using Harden.Planning;
+using Harden.Resources;
+
+namespace Harden.Core.Tests;
+
+/// <summary>The pure parts of the auditor-depth work: privileged-program rules, sshd's units, the max-mode resource, the scan itself.</summary>
+public sealed class AuditorDepthUnitTests
+{
+    private static UnixFileMode Octal(string text) => (UnixFileMode)Convert.ToInt32(text, 8);
+
+    private static HostSnapshot Host() =>
+        new("/img", false, ImmutableDictionary<string, FileState>.Empty, [], [], ImmutableDictionary<string, PackageInfo>.Empty, [],
+            ImmutableDictionary<string, KeyAccess>.Empty, null);
+
+    [Test]
+    public void The_marker_becomes_one_rule_per_privileged_program_found_under_its_folders()
+    {
+        var file = new FileResource("audit", "/etc/audit/rules.d/hipaa.rules", "-w /etc/passwd -p wa -k identity\n" + AuditPrivileged.Marker + "/usr /opt\n",
+            Octal("640"), "root", "root", AuditWatches.Validator);
+        var host = Host() with
+        {
+            PrivilegedPrograms = ImmutableDictionary<string, ImmutableArray<string>>.Empty
+                .Add("/usr", ["/usr/bin/sudo", "/usr/bin/passwd"]).Add("/opt", ["/opt/vendor/helper"]),
+        };
+        var content = ((FileResource)AuditPrivileged.Expand([file], host).Single()).Content.Split('\n');
+        Assert.That(content, Is.EqualTo(new[]
+        {
+            "-w /etc/passwd -p wa -k identity",
+            "## 3 setuid/setgid programs found under /usr /opt when this was planned",
+            AuditPrivileged.Rule("/opt/vendor/helper"), AuditPrivileged.Rule("/usr/bin/passwd"), AuditPrivileged.Rule("/usr/bin/sudo"),
+            "",
+        }));
+        Assert.That(AuditPrivileged.Needs([file]).Select(q => (q.Kind, q.Target)),
+            Is.EqualTo(new[] { (HostQueryKind.PrivilegedPrograms, "/usr"), (HostQueryKind.PrivilegedPrograms, "/opt") }));
+    }
+
+    [TestCase("4755", true)]
+    [TestCase("2755", true)]
+    [TestCase("4644", false)]
+    [TestCase("0755", false)]
+    public void Privileged_means_setuid_or_setgid_and_executable(string mode, bool privileged) =>
+        Assert.That(AuditPrivileged.IsPrivileged(Octal(mode)), Is.EqualTo(privileged));
+
+    [TestCase("rekeylimit", "512M 1h", "536870912 3600")]
+    [TestCase("rekeylimit", "1G", "1073741824 0")]
+    [TestCase("logingracetime", "1m30s", "90")]
+    [TestCase("logingracetime", "60", "60")]
+    [TestCase("maxsessions", "4", "4")]
+    [TestCase("rekeylimit", "lots", "lots")]
+    public void Values_compare_in_the_units_sshd_T_prints(string key, string value, string reported) =>
+        Assert.That(SshdConfig.AsReported(key, value), Is.EqualTo(reported));
+
+    [TestCase(EntryKind.File, "644", "600", ChangeAction.Update, "mode 0644 -> 0600")]
+    [TestCase(EntryKind.File, "400", "600", ChangeAction.NoOp, "")]
+    [TestCase(EntryKind.Directory, "755", "700", ChangeAction.Update, "mode 0755 -> 0700")]
+    [TestCase(EntryKind.Missing, "0", "600", ChangeAction.NoOp, "")]
+    public void A_max_mode_only_takes_bits_away(EntryKind kind, string now, string limit, ChangeAction action, string reason)
+    {
+        var host = Host() with { Entries = ImmutableDictionary<string, Entry>.Empty.Add("/etc/x", new Entry(kind, Octal(now), 0, 0, 1)) };
+        var change = new ModeResource("m", "/etc/x", Octal(limit)).Plan(host);
+        Assert.That((change.Action, change.Reason), Is.EqualTo((action, reason)));
+    }
+
+    [Test]
+    public void A_link_is_never_given_a_mode()
+    {
+        var host = Host() with { Entries = ImmutableDictionary<string, Entry>.Empty.Add("/etc/x", Entry.Missing with { Kind = EntryKind.Symlink }) };
+        var change = new ModeResource("m", "/etc/x", Octal("600")).Plan(host);
+        Assert.That(change.Action, Is.EqualTo(ChangeAction.NoOp));
+        Assert.That(change.Reason, Does.Contain("not a file or folder"));
+    }
+
+    [Test]
+    public void The_scan_finds_setuid_files_and_never_follows_a_link()
+    {
+        using var root = new TempDirectory();
+        using var outside = new TempDirectory();
+        var helper = root.Write("usr/bin/helper", "x");
+        File.SetUnixFileMode(helper, Octal("4755"));
+        File.SetUnixFileMode(root.Write("usr/bin/plain", "x"), Octal("755"));
+        File.SetUnixFileMode(outside.Write("evil/su", "x"), Octal("4755"));
+        // Links out of the root, to a folder and to a file, must not be walked or counted.
+        Directory.CreateSymbolicLink(Path.Combine(root.Path, "usr/lib"), Path.Combine(outside.Path, "evil"));
+        File.CreateSymbolicLink(Path.Combine(root.Path, "usr/bin/su"), Path.Combine(outside.Path, "evil/su"));
+
+        var found = HostRoot.Open(root.Path).Files.FindFiles("usr", AuditPrivileged.IsPrivileged);
+        Assert.That(found, Is.EqualTo(new[] { "usr/bin/helper" }));
+        Assert.That(HostRoot.Open(root.Path).Files.FindFiles("missing", AuditPrivileged.IsPrivileged), Is.Empty);
+    }
+}
