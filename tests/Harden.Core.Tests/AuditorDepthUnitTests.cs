@@ -89,4 +89,28 @@ public sealed class AuditorDepthUnitTests
         Assert.That(found, Is.EqualTo(new[] { "usr/bin/helper" }));
         Assert.That(HostRoot.Open(root.Path).Files.FindFiles("missing", AuditPrivileged.IsPrivileged), Is.Empty);
     }
+
+    [Test]
+    public void A_kernel_setting_is_compared_only_on_a_live_host_and_keeps_the_value_found()
+    {
+        var settings = ImmutableDictionary<string, string?>.Empty.Add("kernel.dmesg_restrict", "0").Add("net.ipv4.tcp_rmem", "4096\t131072\t6291456")
+            .Add("net.ipv6.conf.all.accept_ra", null);
+        var live = Host() with { IsLive = true, KernelSettings = settings };
+        var change = new SysctlResource("kernel-sysctl", "kernel.dmesg_restrict", "1").Plan(live);
+        Assert.Multiple(() =>
+        {
+            Assert.That((change.Action, change.Before.Get("value"), change.After.Get("value")), Is.EqualTo((ChangeAction.Update, "0", "1")));
+            Assert.That(new SysctlResource("k", "net.ipv4.tcp_rmem", "4096 131072 6291456").Plan(live).Action, Is.EqualTo(ChangeAction.NoOp), "tabs and spaces are the same value");
+            var missing = new SysctlResource("k", "net.ipv6.conf.all.accept_ra", "0").Plan(live);
+            Assert.That((missing.Action, missing.Reason), Is.EqualTo((ChangeAction.NoOp, "net.ipv6.conf.all.accept_ra does not exist in this kernel; left to the file")));
+            Assert.That(new SysctlResource("k", "kernel.dmesg_restrict", "1").Plan(Host()).Action, Is.EqualTo(ChangeAction.NoOp), "offline: the file is all there is");
+        });
+    }
+
+    [Test]
+    public void Sysctl_files_give_their_settings_and_nothing_that_could_leave_proc_sys()
+    {
+        var text = "# comment\n; also\n\nkernel.dmesg_restrict = 1\n-fs.suid_dumpable=0\nnet.ipv4.tcp_rmem = 4096 131072\n../../etc/passwd = x\nkernel..x = 1\n";
+        Assert.That(SysctlResource.Settings(text), Is.EqualTo(new[] { ("kernel.dmesg_restrict", "1"), ("fs.suid_dumpable", "0"), ("net.ipv4.tcp_rmem", "4096 131072") }));
+    }
 }

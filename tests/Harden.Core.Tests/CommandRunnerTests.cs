@@ -7,6 +7,16 @@ namespace Harden.Core.Tests;
 public class CommandRunnerTests
 {
     [Test]
+    public void A_program_that_only_reads_is_stopped_at_once()
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.That(async () => await new CliWrapCommandRunner(HostRoot.Open("/")).RunAsync(["sleep", "30"], stop.Token),
+            Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)));
+    }
+
+    [Test]
     public async Task A_stop_request_lets_the_running_program_finish()
     {
         // What a Ctrl-C during usermod looks like to the runner: the token fires while the program runs.
@@ -15,8 +25,9 @@ public class CommandRunnerTests
         {
             var marker = Path.Combine(dir.FullName, "finished");
             using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+            using var grace = StopGrace.For(stop.Token);
             var result = await new CliWrapCommandRunner(HostRoot.Open("/"))
-                .RunAsync(["sh", "-c", $"sleep 0.5 && echo done > '{marker}' && echo done"], stop.Token);
+                .RunAsync(["sh", "-c", $"sleep 0.5 && echo done > '{marker}' && echo done"], grace.Token);
 
             Assert.That(stop.IsCancellationRequested, "the stop came while the program ran");
             Assert.That(result.ExitCode, Is.Zero, result.Message);

@@ -110,6 +110,10 @@ public sealed class AuditorDepthTests : RootTest
             Assert.That(Root.ReadText("/etc/issue") + Root.ReadText("/etc/motd"), Does.Not.Contain("Debian").And.Contain("AUTHORIZED ACCESS ONLY"));
             Assert.That(Root.ReadText("/etc/pam.d/common-password"), Does.Match(@"pam_pwhistory\.so remember=5 enforce_for_root"));
             Assert.That(Mode("/etc/cron.allow"), Is.EqualTo("600"));
+            Assert.That(Mode("/home/alice"), Is.EqualTo("750"), "a person's home is closed to other users");
+            // debsums (package-integrity) checks installed files against the packages' checksums.
+            var debsums = await Root.Chroot("debsums", "-s", "openssh-server", "sudo");
+            Assert.That(debsums.ExitCode, Is.Zero, debsums.StandardError);
         });
 
         var again = await Harden(["plan", "--profile", "debian-hipaa", "--detailed-exitcode", .. args]);
@@ -119,7 +123,70 @@ public sealed class AuditorDepthTests : RootTest
         Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
         AssertUnchanged(before, await EtcAsync());
         Assert.That(Mode("/etc/ssh/sshd_config"), Is.EqualTo("644"));
+        Assert.That(Mode("/home/alice"), Is.EqualTo("755"));
     }
+
+    /// <summary>What harden reports rather than decides: accounts an auditor asks about, apt sources that skip signatures.</summary>
+    [Test]
+    public async Task Accounts_and_apt_sources_an_auditor_asks_about_are_named_and_empty_passwords_locked_on_request()
+    {
+        var args = await WithOperatorAsync();
+        await Root.AddUserAsync("carol", withKey: false);
+        Assert.That((await Root.Chroot("passwd", "-d", "carol")).ExitCode, Is.Zero);
+        Assert.That((await Root.Chroot("useradd", "-o", "-u", "0", "-M", "-s", "/bin/bash", "toor")).ExitCode, Is.Zero);
+        Assert.That((await Root.Chroot("useradd", "-r", "-M", "-s", "/bin/bash", "legacy")).ExitCode, Is.Zero);
+        await File.WriteAllTextAsync(Root.Map("/etc/apt/sources.list.d/vendor.list"), "deb [arch=amd64 trusted=yes] http://vendor.example/ stable main\n");
+        await File.WriteAllTextAsync(Root.Map("/etc/apt/apt.conf.d/99insecure"), "// a vendor's install script\nAcquire::AllowInsecureRepositories \"true\";\n");
+
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
+        Assert.That(plan.ExitCode, Is.Zero, plan.ToString());
+        Assert.That(plan.Out, Does.Contain("account carol has an empty password")
+            .And.Contain("account toor has UID 0")
+            .And.Contain("system account legacy (UID ")
+            .And.Contain("/etc/apt/sources.list.d/vendor.list:1 marks a source trusted")
+            .And.Contain("/etc/apt/apt.conf.d/99insecure:2 lets apt accept unsigned or insecure repositories"));
+        Assert.That(plan.Out, Does.Not.Contain("password-lock:carol"), "reported, not locked, unless asked");
+
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", "--set", "lock_empty_password_accounts=true", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.That(await PasswordStatus("carol"), Is.EqualTo("L"), "locked by usermod -L");
+        Assert.That((await Root.ChrootWithInput("\n", "pamtester", "login", "carol", "authenticate")).ExitCode, Is.Not.Zero);
+
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+        Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+        Assert.That(await PasswordStatus("carol"), Is.EqualTo("NP"), "no password again, as before the run");
+    }
+
+    /// <summary>AIDE (opt-in): its database is built at apply, and its own check then finds a changed application file.</summary>
+    [Test]
+    public async Task Aide_builds_its_database_and_finds_a_changed_application_file()
+    {
+        var args = await WithOperatorAsync("--set", "aide=true");
+        Directory.CreateDirectory(Root.Map("/opt/healthcare-app"));
+        await File.WriteAllTextAsync(Root.Map("/opt/healthcare-app/settings.ini"), "db=local\n");
+
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.That(apply.Out, Does.Contain("aideinit"));
+        var config = await Root.Chroot("aide", "--config-check", "--config", "/etc/aide/aide.conf");
+        Assert.That(config.ExitCode, Is.Zero, config.StandardOutput + config.StandardError);
+        Assert.That(File.Exists(Root.Map("/var/lib/aide/aide.db")), "the database exists");
+        Assert.That((await Root.Chroot("systemctl", "is-enabled", "dailyaidecheck.timer")).StandardOutput.Trim(), Is.EqualTo("enabled"));
+
+        var clean = await Root.Chroot("aide", "--check", "--config", "/etc/aide/aide.conf");
+        Assert.That(clean.StandardOutput, Does.Not.Contain("/opt/healthcare-app/settings.ini"), clean.StandardOutput);
+        await File.WriteAllTextAsync(Root.Map("/opt/healthcare-app/settings.ini"), "db=remote\n");
+        var changed = await Root.Chroot("aide", "--check", "--config", "/etc/aide/aide.conf");
+        Assert.That(changed.ExitCode, Is.Not.Zero, "aide --check reports a difference");
+        Assert.That(changed.StandardOutput, Does.Contain("/opt/healthcare-app/settings.ini"));
+
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+        Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+        Assert.That(File.Exists(Root.Map("/var/lib/aide/aide.db")), Is.False, "the database the run built is gone");
+    }
+
+    private async Task<string> PasswordStatus(string user) =>
+        (await Root.Chroot("passwd", "-S", user)).StandardOutput.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
 
     /// <summary>pam_pwhistory refuses a reused password (root's change too), and su is for the su group only.</summary>
     [Test]

@@ -416,7 +416,7 @@ public sealed class ResourceRegressionTests : RootTest
         {
             Assert.That(run.ExitCode, Is.EqualTo(5), run.ToString());
             Assert.That(run.Error, Does.Contain("injected verify failure"), "the first error is kept");
-            Assert.That(run.Error, Does.Contain("still to restore: group:phi-access (groupdel phi-access failed (exit 10)"));
+            Assert.That(run.Error, Does.Contain("still to restore: ").And.Contain("group:phi-access (groupdel phi-access failed (exit 10)"));
             Assert.That(run.Error, Does.Match($@"harden rollback --root {Root.Path} --run \S+"));
             Assert.That(File.Exists(Root.Map("/etc/ssh/sshd_config.d/00-hipaa.conf")), Is.False, "everything else was restored");
         }

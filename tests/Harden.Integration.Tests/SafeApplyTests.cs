@@ -85,10 +85,11 @@ public sealed class SafeApplyTests : RootTest
     [Test]
     public async Task A_mismatch_in_the_effective_config_rolls_back_and_names_the_setting()
     {
-        // Without the Include line sshd never reads the drop-in (as on OpenSSH before 8.2).
+        // Without the Include line sshd never reads the drop-in (as on OpenSSH before 8.2); with the
+        // block in sshd_config turned off, the drop-in is the only place the settings are.
         var config = Root.Map("/etc/ssh/sshd_config");
         await File.WriteAllTextAsync(config, (await File.ReadAllTextAsync(config)).Replace("Include /etc/ssh/sshd_config.d/*.conf", "# no include"));
-        var args = await WithOperatorAsync();
+        var args = await WithOperatorAsync("--set", "ssh_settings_in_main_config=false");
         var before = await EtcAsync();
 
         var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
@@ -117,7 +118,7 @@ public sealed class SafeApplyTests : RootTest
         var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
         Assert.That((await Root.EffectiveSshdAsync())["passwordauthentication"], Is.EqualTo("no"));
-        Assert.That(await File.ReadAllTextAsync(dropIn), Does.StartWith("# harden: disabled, conflicts with /etc/ssh/sshd_config.d/00-hipaa.conf: PasswordAuthentication yes"));
+        Assert.That(await File.ReadAllTextAsync(dropIn), Does.StartWith("# harden: disabled, conflicts with /etc/ssh/sshd_config (harden block): PasswordAuthentication yes"));
 
         Assert.That((await Harden("rollback", "--root", Root.Path, "--yes")).ExitCode, Is.Zero);
         Assert.That(await File.ReadAllTextAsync(dropIn), Is.EqualTo("PasswordAuthentication yes\n"));

@@ -44,18 +44,13 @@ public sealed class CliWrapCommandRunner(HostRoot root) : ICommandRunner
         // foreground process group): harden alone decides to stop, after the step in hand, and
         // restores. Otherwise usermod or dpkg would die half-way with exit 130.
         if (OwnSession.Value) full = ["setsid", "--wait", .. full];
-        // For the same reason a stop request does not kill the program at once: usermod, dpkg or
-        // augenrules killed half-way leave lock files (/etc/shadow.lock) and half-written databases that
-        // the restore cannot undo. The program gets a grace period to finish; only one that hangs is killed.
-        using var kill = new CancellationTokenSource();
-        using var stop = cancellationToken.Register(() => kill.CancelAfter(GracePeriod));
         try
         {
             var result = await Cli.Wrap(ResolveExecutable(full[0]))
                 .WithArguments(full.Skip(1))
                 .WithEnvironmentVariables(Environment)
                 .WithValidation(CommandResultValidation.None)
-                .ExecuteBufferedAsync(kill.Token);
+                .ExecuteBufferedAsync(cancellationToken);
             return new CommandResult(result.ExitCode, result.StandardOutput, result.StandardError);
         }
         catch (System.ComponentModel.Win32Exception e)
@@ -63,9 +58,6 @@ public sealed class CliWrapCommandRunner(HostRoot root) : ICommandRunner
             return new CommandResult(127, "", $"{full[0]}: {e.Message}");
         }
     }
-
-    /// <summary>How long a running program may go on after harden is asked to stop (see <see cref="RunAsync"/>).</summary>
-    public static readonly TimeSpan GracePeriod = TimeSpan.FromSeconds(60);
 
     private static string ResolveExecutable(string name)
     {
@@ -96,4 +88,34 @@ public sealed class CliWrapCommandRunner(HostRoot root) : ICommandRunner
 
     public static string Display(IEnumerable<string> argv) =>
         string.Join(' ', argv.Select(a => a.Length == 0 || a.Any(c => char.IsWhiteSpace(c) || c is '\'' or '"' or '$') ? $"'{a.Replace("'", "'\\''")}'" : a));
+}
+
+/// <summary>
+/// A program that changes the host (usermod, dpkg, augenrules) must not be killed half-way when harden
+/// is asked to stop: it would leave lock files (/etc/shadow.lock) and half-written databases that the
+/// restore cannot undo. Such a program gets a grace period to finish, and only one that hangs is
+/// killed; a program that only reads (sshd -T, a validator) is stopped at once.
+/// </summary>
+public static class StopGrace
+{
+    public static readonly TimeSpan Period = TimeSpan.FromSeconds(60);
+
+    /// <summary>A token that fires <see cref="Period"/> after <paramref name="stop"/> does; dispose it after the program ends.</summary>
+    public static Scope For(CancellationToken stop) => new(stop);
+
+    public sealed class Scope : IDisposable
+    {
+        private readonly CancellationTokenSource _kill = new();
+        private readonly CancellationTokenRegistration _registration;
+
+        internal Scope(CancellationToken stop) => _registration = stop.Register(() => _kill.CancelAfter(Period));
+
+        public CancellationToken Token => _kill.Token;
+
+        public void Dispose()
+        {
+            _registration.Dispose();
+            _kill.Dispose();
+        }
+    }
 }

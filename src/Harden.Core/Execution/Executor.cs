@@ -150,7 +150,9 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
                 argv = [.. argv.Where(a => a != "--load")];
             }
             report($"  $ {CliWrapCommandRunner.Display(argv)}   (handler {handler.Id})");
-            var result = await runner.RunAsync(argv, ct);
+            // A handler changes the host (augenrules --load, pam-auth-update): let it finish on a stop request.
+            CommandResult result;
+            using (var grace = StopGrace.For(ct)) result = await runner.RunAsync(argv, grace.Token);
             if (result.Succeeded) continue;
             var message = $"handler {handler.Id} ({CliWrapCommandRunner.Display(handler.Argv)}) failed (exit {result.ExitCode}): {result.Message}{QuoteFailedLine(result.Message)}";
             if (failOnError) throw new StepFailedException(message);

@@ -116,9 +116,21 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
     public async Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken ct, bool retryable = false)
     {
         report($"  $ {CliWrapCommandRunner.Display(argv)}");
+        // Every program run here changes the host: a stop request lets it finish (see StopGrace), and
+        // the retry loop between attempts still stops at once.
         return retryable
-            ? await _aptRetry.ExecuteAsync(async token => await runner.RunAsync(argv, token), ct)
-            : await runner.RunAsync(argv, ct);
+            ? await _aptRetry.ExecuteAsync(async token =>
+            {
+                using var grace = StopGrace.For(token);
+                return await runner.RunAsync(argv, grace.Token);
+            }, ct)
+            : await RunToEndAsync(argv, ct);
+    }
+
+    private async Task<CommandResult> RunToEndAsync(IReadOnlyList<string> argv, CancellationToken ct)
+    {
+        using var grace = StopGrace.For(ct);
+        return await runner.RunAsync(argv, grace.Token);
     }
 
     public (uint Uid, uint Gid) ResolveOwner(string owner, string group)

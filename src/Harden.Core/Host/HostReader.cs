@@ -12,7 +12,8 @@ public static class HostReader
     public const string SshdConfig = "/etc/ssh/sshd_config";
     public const string SshdDropInDir = "/etc/ssh/sshd_config.d";
     private const string DpkgStatus = "/var/lib/dpkg/status";
-    private const string Shadow = "/etc/shadow";
+    public const string ShadowPath = "/etc/shadow";
+    private const string Shadow = ShadowPath;
     public const ulong MaxFileSize = 16UL << 20;
     /// <summary>dpkg's status file grows with the package count; far above any real one.</summary>
     private const ulong MaxStatusSize = 512UL << 20;
@@ -44,12 +45,35 @@ public static class HostReader
             Managed = RunJournal.StillApplied(runs),
             KernelAudit = root.IsLive && queries.Any(q => q.Kind == HostQueryKind.KernelAudit) ? KernelAuditReader.Read() : null,
             RefusedRuns = [.. refused],
-            Entries = queries.Where(q => q.Kind == HostQueryKind.Entry).Select(q => q.Target).Distinct().ToImmutableDictionary(p => p, p => StatEntry(root, p)),
+            Folders = queries.Where(q => q.Kind == HostQueryKind.FolderFiles).Select(q => q.Target).Distinct().ToImmutableDictionary(d => d, d => ReadFolder(root, d)),
+            KernelSettings = root.IsLive
+                ? queries.Where(q => q.Kind == HostQueryKind.KernelSetting).Select(q => q.Target).Distinct().ToImmutableDictionary(k => k, Host.KernelSettings.Read)
+                : ImmutableDictionary<string, string?>.Empty,
+            // A home folder is only a path in /etc/passwd until asked for: a human account's is looked at when a module wants them.
+            Entries = queries.Where(q => q.Kind == HostQueryKind.Entry).Select(q => q.Target)
+                .Concat(queries.Any(q => q.Kind == HostQueryKind.HumanHomes) ? users.Where(u => u.IsHuman && SafePath.IsAbsolute(u.Home) && u.Home != "/").Select(u => u.Home) : [])
+                .Distinct().ToImmutableDictionary(p => p, p => StatEntry(root, p)),
             PrivilegedPrograms = queries.Where(q => q.Kind == HostQueryKind.PrivilegedPrograms).Select(q => q.Target).Distinct()
                 .ToImmutableDictionary(d => d, d => root.Files.FindFiles(HostRoot.Relative(d), Planning.AuditPrivileged.IsPrivileged).Select(p => "/" + p).ToImmutableArray()),
             // One read of /etc/shadow serves the lockout guard and any resource that asked for it (aging).
             ExpiredAccounts = SshAccess.Expired(Text(files[Shadow]), DateTimeOffset.UtcNow),
         };
+    }
+
+    /// <summary>Every regular file of a folder (bounded like any read), by name; a missing folder has none.</summary>
+    public static ImmutableDictionary<string, FileState> ReadFolder(HostRoot root, string targetPath)
+    {
+        IReadOnlyList<(string Name, EntryKind Kind)>? entries;
+        try
+        {
+            entries = root.Files.List(HostRoot.Relative(targetPath));
+        }
+        catch (PathBlockedException)
+        {
+            entries = null;
+        }
+        return (entries ?? []).Where(e => e.Kind == EntryKind.File)
+            .ToImmutableDictionary(e => e.Name, e => ReadFile(root, $"{targetPath}/{e.Name}"));
     }
 
     /// <summary>A path's kind and metadata, never followed; one that goes through a link counts as a link.</summary>

@@ -40,6 +40,9 @@ public sealed record UserAccount(string Name, uint Uid, uint Gid, string Home, s
 {
     /// <summary>nologin and false refuse every session, key or not.</summary>
     public bool CanLogIn => Shell.Length > 0 && !Shell.EndsWith("/nologin", StringComparison.Ordinal) && !Shell.EndsWith("/false", StringComparison.Ordinal);
+
+    /// <summary>A person's account as Debian numbers them (UID 1000–59999) with a login shell.</summary>
+    public bool IsHuman => Uid is >= 1000 and <= 59999 && CanLogIn;
 }
 
 public sealed record GroupEntry(string Name, uint Gid, ImmutableArray<string> Members);
@@ -86,6 +89,16 @@ public sealed record HostSnapshot(
     public ImmutableDictionary<string, Entry> Entries { get; init; } = ImmutableDictionary<string, Entry>.Empty;
 
     public Entry EntryAt(string path) => Entries.TryGetValue(path, out var e) ? e : Host.Entry.Missing;
+
+    /// <summary>The running kernel's value of each setting asked for (live hosts only; null when the kernel has no such setting).</summary>
+    public ImmutableDictionary<string, string?> KernelSettings { get; init; } = ImmutableDictionary<string, string?>.Empty;
+
+    public string? KernelSetting(string key) => KernelSettings.TryGetValue(key, out var v) ? v : null;
+
+    /// <summary>The regular files of each folder asked for (<see cref="HostQueryKind.FolderFiles"/>), by name; links and others are left out.</summary>
+    public ImmutableDictionary<string, ImmutableDictionary<string, FileState>> Folders { get; init; } = ImmutableDictionary<string, ImmutableDictionary<string, FileState>>.Empty;
+
+    public ImmutableDictionary<string, FileState> FolderFiles(string folder) => Folders.TryGetValue(folder, out var f) ? f : ImmutableDictionary<string, FileState>.Empty;
 
     /// <summary>Run manifests that fail verification (edited, damaged, planted), with the reason.</summary>
     public ImmutableArray<string> RefusedRuns { get; init; } = [];

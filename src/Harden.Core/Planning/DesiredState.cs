@@ -115,6 +115,14 @@ public sealed partial record DesiredState(
         }
         foreach (var s in module.Services) yield return new ServiceResource(id, s.Name, s.State);
         if (module.Verify == "auditctl") yield return new AuditKernelResource(id);
+        if (module.Verify == "sysctl")
+        {
+            // Each setting of the module's sysctl.d files, in the running kernel too (and back on rollback).
+            foreach (var f in module.Files)
+            {
+                foreach (var (key, value) in SysctlResource.Settings(renderer.Render(f.Template, variables))) yield return new SysctlResource(id, key, value);
+            }
+        }
         foreach (var p in module.Permissions)
         {
             foreach (var path in Paths(p.Path)) yield return new ModeResource(id, path, p.MaxMode);

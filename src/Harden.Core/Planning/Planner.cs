@@ -14,10 +14,16 @@ public static class Planner
 {
     public const string SshdValidator = "sshd";
 
+    /// <summary>A module with this verifier keeps every human account's home folder at most <see cref="HomeMode"/>.</summary>
+    public const string HomeVerifier = "homes";
+    private static readonly UnixFileMode HomeMode = (UnixFileMode)Convert.ToInt32("750", 8);
+
     /// <summary>Everything the resources ask the host reader for, plus what the sshd checks need.</summary>
     public static IEnumerable<HostQuery> Needs(DesiredState desired) =>
         desired.Resources.SelectMany(r => r.Needs).Concat(desired.PrivateFiles.Select(p => new HostQuery(HostQueryKind.File, p.Path)))
             .Concat(AuditWatches.Needs(desired.Resources)).Concat(AuditPrivileged.Needs(desired.Resources))
+            .Concat(desired.ActiveModules.Any(m => m.Verify == AptSources.Verifier) ? AptSources.Needs : [])
+            .Concat(desired.ActiveModules.Any(m => m.Verify == HomeVerifier) ? [new HostQuery(HostQueryKind.HumanHomes, "")] : [])
             .Concat(desired.ActiveModules.SelectMany(m => m.Handlers).Select(h => desired.Profile.Handlers[h].RequiresPath).OfType<string>()
                 .Select(p => new HostQuery(HostQueryKind.Entry, p)));
 
@@ -30,6 +36,23 @@ public static class Planner
 
         var (resources, leftOut) = AuditWatches.LeaveOutUnloadable(AuditPrivileged.Expand(desired.Resources.ToList(), host), host);
         warnings.AddRange(leftOut);
+        if (desired.ActiveModules.FirstOrDefault(m => m.Verify == AccountsReview.Verifier) is { } review)
+        {
+            warnings.AddRange(AccountsReview.Findings(host).Select(f => $"module {review.Id}: {f}"));
+            if (desired.Variables.TryGetValue(AccountsReview.LockVariable, out var lockThem) && !lockThem.IsEmpty)
+                resources.AddRange(AccountsReview.EmptyPasswords(host).Select(a => new PasswordLockResource(review.Id, a)));
+        }
+        if (desired.ActiveModules.FirstOrDefault(m => m.Verify == HomeVerifier) is { } homes)
+        {
+            // Each person's home under /home at most 0750; a missing one is left alone (ModeResource), and
+            // a "home" elsewhere (/srv/app, /var/www) belongs to a service whose readers harden cannot know.
+            resources.AddRange(host.Users.Where(u => u.IsHuman && u.Home.StartsWith("/home/", StringComparison.Ordinal) && host.Entries.ContainsKey(u.Home))
+                .Select(u => u.Home).Distinct()
+                .Where(h => resources.All(r => r.Address != new Address(ModeResource.Kind, h)))
+                .Select(h => new ModeResource(homes.Id, h, HomeMode)));
+        }
+        if (desired.ActiveModules.FirstOrDefault(m => m.Verify == AptSources.Verifier) is { } apt)
+            warnings.AddRange(AptSources.Findings(host).Select(f => $"module {apt.Id}: {f}"));
         var (managed, managedBy) = SshdManaged(resources);
         if (managed.Count > 0)
         {

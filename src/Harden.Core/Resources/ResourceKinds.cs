@@ -26,6 +26,8 @@ public static class ResourceKinds
         [AccountAgingResource.Kind] = AccountAgingResource.RestoreAsync,
         [AuditKernelResource.Kind] = AuditKernelResource.RestoreAsync,
         [ModeResource.Kind] = ModeResource.RestoreAsync,
+        [SysctlResource.Kind] = SysctlResource.RestoreAsync,
+        [PasswordLockResource.Kind] = PasswordLockResource.RestoreAsync,
     }.ToImmutableDictionary();
 
     public static Restorer RestorerFor(Address address) =>
@@ -54,7 +56,7 @@ public static class ResourceKinds
         DirectoryResource => 3,
         FileResource or KeyResource or BlockResource or LinesResource => 4,
         SshdConflictResource or ModeResource => 5,
-        ServiceResource or AccountAgingResource => 6,
+        ServiceResource or AccountAgingResource or SysctlResource or PasswordLockResource => 6,
         _ => 7,
     };
 }

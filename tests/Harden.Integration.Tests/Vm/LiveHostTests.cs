@@ -30,7 +30,11 @@ public sealed class LiveHostTests(string suite)
     private Snapshot _before = null!;
 
     /// <summary>What the tests compare before and after: the kernel's audit rules, sshd's effective settings, and /etc.</summary>
-    private sealed record Snapshot(string AuditRules, string Sshd, string Etc);
+    private sealed record Snapshot(string AuditRules, string Sshd, string Etc, string Kernel);
+
+    /// <summary>The kernel settings the profile manages, read from the shipped template.</summary>
+    private static readonly string[] KernelKeys = File.ReadLines(Path.Combine(PublishedHarden.RepoRoot, "templates/kernel/60-hipaa-sysctl.conf.sbn"))
+        .Where(l => l.Contains(" = ", StringComparison.Ordinal)).Select(l => l.Split(" = ")[0].Trim()).ToArray();
 
     [OneTimeSetUp]
     public async Task Boot()
@@ -106,7 +110,7 @@ public sealed class LiveHostTests(string suite)
             Assert.That(loaded, Does.Contain("-w /var/data/phi -p rwxa -k phi_access"));
             Assert.That(loaded, Does.Contain("-F path=/usr/bin/sudo -F perm=x"), "each setuid program has its rule in the kernel");
             Assert.That(loaded, Does.Contain("-S stime"), "the b32 time rule loaded");
-            Assert.That(kernel.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[] { "1", "1", "0", "0", "1" }), kernel);
+            Assert.That(kernel.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[] { "1", "1", "0", "0", "2" }), kernel);
             Assert.That(sshd, Does.Contain("passwordauthentication no").And.Contain("permitrootlogin no").And.Contain("allowgroups phi-access"));
             Assert.That(sshd, Does.Contain("maxsessions 4").And.Contain("allowtcpforwarding no").And.Contain("rekeylimit 536870912 3600"));
             Assert.That(nurse.Succeeded, Is.False, "a password login is refused\n" + nurse);
@@ -169,6 +173,7 @@ public sealed class LiveHostTests(string suite)
             Assert.That(after.AuditRules, Is.EqualTo(_before.AuditRules), "the kernel's audit rules");
             Assert.That(after.Sshd, Is.EqualTo(_before.Sshd), "sshd -T");
             Assert.That(Differences(_before.Etc, after.Etc), Is.Empty, "/etc, file by file");
+            Assert.That(after.Kernel, Is.EqualTo(_before.Kernel), "the running kernel's settings, as read before the apply");
             Assert.That(nurse.Succeeded, "the password login works again, as before\n" + nurse);
         });
     }
@@ -216,7 +221,8 @@ public sealed class LiveHostTests(string suite)
         // Every entry under /etc with its mode, owner and link target, and every file's content hash
         // (harden's own state lives in /var/lib/harden).
         await Must("sudo find /etc -xdev -printf '%p %m %u:%g %l\\n' | sort") +
-        await Must("sudo sh -c 'find /etc -xdev -type f -print0 | sort -z | xargs -0 sha256sum'"));
+        await Must("sudo sh -c 'find /etc -xdev -type f -print0 | sort -z | xargs -0 sha256sum'"),
+        await Must("sudo sysctl " + string.Join(' ', KernelKeys)));
 
     private static List<string> Differences(string before, string after) =>
         before.Split('\n').Except(after.Split('\n')).Select(l => "- " + l)
