@@ -36,6 +36,24 @@ public sealed class AuditorDepthUnitTests
             Is.EqualTo(new[] { (HostQueryKind.PrivilegedPrograms, "/usr"), (HostQueryKind.PrivilegedPrograms, "/opt") }));
     }
 
+    [Test]
+    public void A_program_name_that_could_add_rules_of_its_own_is_left_out_and_counted()
+    {
+        var file = new FileResource("audit", "/etc/audit/rules.d/hipaa.rules", AuditPrivileged.Marker + "/opt\n", Octal("640"), "root", "root", AuditWatches.Validator);
+        var host = Host() with
+        {
+            PrivilegedPrograms = ImmutableDictionary<string, ImmutableArray<string>>.Empty.Add("/opt", ["/opt/app/ok", "/opt/x\n-D", "/opt/with space", "/opt/y\n-e 0"]),
+        };
+        var content = ((FileResource)AuditPrivileged.Expand([file], host).Single()).Content.Split('\n');
+        Assert.That(content, Is.EqualTo(new[]
+        {
+            "## 1 setuid/setgid programs found under /opt when this was planned",
+            "## 3 more left out: their names hold characters an audit rule cannot (find them with find -perm /6000)",
+            AuditPrivileged.Rule("/opt/app/ok"),
+            "",
+        }));
+    }
+
     [TestCase("4755", true)]
     [TestCase("2755", true)]
     [TestCase("4644", false)]

@@ -30,8 +30,15 @@ public static class AuditPrivileged
             {
                 var folders = Folders(line).ToList();
                 if (folders.Count == 0) return [line];
-                var programs = folders.SelectMany(f => host.PrivilegedProgramsUnder(f)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-                return (IEnumerable<string>)[$"## {programs.Count} setuid/setgid programs found under {string.Join(' ', folders)} when this was planned", .. programs.Select(Rule)];
+                var found = folders.SelectMany(f => host.PrivilegedProgramsUnder(f)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+                // Anyone may set the setuid bit on a file of their own: a name with a newline or a space
+                // would otherwise add rules of its choosing (-D, -e 0). Such names are left out, and counted.
+                var programs = found.Where(p => Profiles.Patterns.PathChars().IsMatch(p)).ToList();
+                var odd = found.Count - programs.Count;
+                return (IEnumerable<string>)[
+                    $"## {programs.Count} setuid/setgid programs found under {string.Join(' ', folders)} when this was planned",
+                    .. odd > 0 ? [$"## {odd} more left out: their names hold characters an audit rule cannot (find them with find -perm /6000)"] : Array.Empty<string>(),
+                    .. programs.Select(Rule)];
             });
             return new FileResource(file.Module, file.Path, string.Join('\n', lines), file.Mode, file.Owner, file.Group, file.Validator, file.Sensitive);
         }).ToList();
