@@ -131,4 +131,26 @@ public sealed class AuditorDepthUnitTests
         var text = "# comment\n; also\n\nkernel.dmesg_restrict = 1\n-fs.suid_dumpable=0\nnet.ipv4.tcp_rmem = 4096 131072\n../../etc/passwd = x\nkernel..x = 1\n";
         Assert.That(SysctlResource.Settings(text), Is.EqualTo(new[] { ("kernel.dmesg_restrict", "1"), ("fs.suid_dumpable", "0"), ("net.ipv4.tcp_rmem", "4096 131072") }));
     }
+
+    [Test]
+    public void Apt_sources_that_skip_signatures_are_named_as_apt_would_read_them()
+    {
+        static FileState F(string text) => new(true, System.Text.Encoding.UTF8.GetBytes(text), Octal("644"), 0, 0, null);
+        var host = Host() with
+        {
+            Files = ImmutableDictionary<string, FileState>.Empty.Add("/etc/apt/sources.list", F("deb http://deb.debian.org/debian bookworm main\n")),
+            Folders = ImmutableDictionary<string, ImmutableDictionary<string, FileState>>.Empty
+                .Add(AptSources.SourceFolder, ImmutableDictionary<string, FileState>.Empty
+                    .Add("vendor.list", F("deb [arch=amd64 trusted=yes] http://vendor.example/ stable main\n"))
+                    .Add("vendor.sources", F("Types: deb\nURIs: http://v.example/\nTrusted: yes\n"))
+                    .Add("old.list.dpkg-old", F("deb [trusted=yes] http://old.example/ x main\n"))
+                    .Add("odd\nname.list", F("deb [trusted=yes] http://odd.example/ x main\n")))
+                .Add(AptSources.ConfFolder, ImmutableDictionary<string, FileState>.Empty
+                    .Add("99insecure", F("// Acquire::AllowInsecureRepositories \"true\";\nAPT::Get::AllowUnauthenticated \"true\";\n"))),
+        };
+        Assert.That(AptSources.Findings(host).Select(f => f[..f.IndexOf(' ')]), Is.EquivalentTo(new[]
+        {
+            "/etc/apt/sources.list.d/vendor.list:1", "/etc/apt/sources.list.d/vendor.sources:3", "/etc/apt/apt.conf.d/99insecure:2",
+        }));
+    }
 }

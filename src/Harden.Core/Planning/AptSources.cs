@@ -24,24 +24,33 @@ public static partial class AptSources
 
     public static IEnumerable<string> Findings(HostSnapshot host)
     {
-        var sources = host.FolderFiles(SourceFolder).Where(kv => kv.Key.EndsWith(".list", StringComparison.Ordinal) || kv.Key.EndsWith(".sources", StringComparison.Ordinal))
+        var sources = host.FolderFiles(SourceFolder).Where(kv => ReadByApt(kv.Key) && (kv.Key.EndsWith(".list", StringComparison.Ordinal) || kv.Key.EndsWith(".sources", StringComparison.Ordinal)))
             .Select(kv => ($"{SourceFolder}/{kv.Key}", kv.Value)).Prepend((SourcesList, host.File(SourcesList)));
         foreach (var (path, file) in sources)
         {
             foreach (var (line, n) in Lines(file))
             {
-                if (Trusted().IsMatch(line)) yield return $"{path}:{n} marks a source trusted, so apt installs its packages without checking a signature: {line.Trim()}";
+                if (Trusted().IsMatch(line)) yield return $"{path}:{n} marks a source trusted, so apt installs its packages without checking a signature: {Profiles.VariableDefinition.Printable(line.Trim())}";
             }
         }
-        var settings = host.FolderFiles(ConfFolder).Select(kv => ($"{ConfFolder}/{kv.Key}", kv.Value)).Prepend((AptConf, host.File(AptConf)));
+        var settings = host.FolderFiles(ConfFolder).Where(kv => ReadByApt(kv.Key)).Select(kv => ($"{ConfFolder}/{kv.Key}", kv.Value)).Prepend((AptConf, host.File(AptConf)));
         foreach (var (path, file) in settings)
         {
             foreach (var (line, n) in Lines(file))
             {
-                if (Insecure().IsMatch(line)) yield return $"{path}:{n} lets apt accept unsigned or insecure repositories: {line.Trim()}";
+                if (Insecure().IsMatch(line)) yield return $"{path}:{n} lets apt accept unsigned or insecure repositories: {Profiles.VariableDefinition.Printable(line.Trim())}";
             }
         }
     }
+
+    /// <summary>The files apt itself reads: plain names (never one with a newline that could forge a plan line), not its ignored backups.</summary>
+    private static bool ReadByApt(string name) => AptName().IsMatch(name) && !IgnoredByApt().IsMatch(name);
+
+    [GeneratedRegex(@"^[A-Za-z0-9_.-]+$")]
+    private static partial Regex AptName();
+
+    [GeneratedRegex(@"(\.disabled|\.bak|\.dpkg-[a-z]+|\.ucf-[a-z]+|\.save|\.orig|\.distUpgrade|~)$")]
+    private static partial Regex IgnoredByApt();
 
     private static IEnumerable<(string Line, int Number)> Lines(FileState file) =>
         file.Exists
