@@ -153,4 +153,37 @@ public sealed class AuditorDepthUnitTests
             "/etc/apt/sources.list.d/vendor.list:1", "/etc/apt/sources.list.d/vendor.sources:3", "/etc/apt/apt.conf.d/99insecure:2",
         }));
     }
+
+    [Test]
+    public void A_package_others_need_is_kept_unless_they_go_too()
+    {
+        var host = Host() with
+        {
+            Packages = ImmutableDictionary<string, PackageInfo>.Empty
+                .Add("rpcbind", new PackageInfo("1.2", "amd64"))
+                .Add("nfs-common", new PackageInfo("2.6", "amd64") { Depends = ["rpcbind", "libc6"] })
+                .Add("cups-daemon", new PackageInfo("2.4", "amd64"))
+                .Add("cups", new PackageInfo("2.4", "amd64") { Depends = ["cups-daemon"] }),
+        };
+        var list = new HashSet<string>(["rpcbind", "cups", "cups-daemon"]);
+        var rpcbind = new PackageResource("unwanted-services", "rpcbind", present: false, list).Plan(host);
+        Assert.Multiple(() =>
+        {
+            Assert.That((rpcbind.Action, rpcbind.Reason), Is.EqualTo((ChangeAction.NoOp,
+                "kept: nfs-common needs it; removing it would remove them too (remove them as well, or take rpcbind off the list)")));
+            Assert.That(new PackageResource("unwanted-services", "cups-daemon", present: false, list).Plan(host).Action, Is.EqualTo(ChangeAction.Delete),
+                "cups needs it, but cups goes too");
+        });
+    }
+
+    [TestCase("kernel.yama.ptrace_scope", "2", "1", ChangeAction.NoOp)]
+    [TestCase("kernel.yama.ptrace_scope", "0", "1", ChangeAction.Update)]
+    [TestCase("kernel.unprivileged_bpf_disabled", "1", "2", ChangeAction.NoOp)]
+    [TestCase("kernel.unprivileged_bpf_disabled", "0", "2", ChangeAction.Update)]
+    [TestCase("net.ipv4.conf.all.accept_redirects", "1", "0", ChangeAction.Update)]
+    public void A_kernel_already_stricter_is_never_weakened(string key, string now, string wanted, ChangeAction action)
+    {
+        var live = Host() with { IsLive = true, KernelSettings = ImmutableDictionary<string, string?>.Empty.Add(key, now) };
+        Assert.That(new SysctlResource("k", key, wanted).Plan(live).Action, Is.EqualTo(action));
+    }
 }

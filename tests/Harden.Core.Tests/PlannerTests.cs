@@ -27,7 +27,7 @@ public sealed class PlannerTests
         new("/img", live,
             (files ?? []).ToImmutableDictionary(f => f.Path, f => new FileState(true, Encoding.UTF8.GetBytes(f.Text), modeOf?.Invoke(f.Path) ?? Mode644, 0, 0, null)),
             [new UserAccount("root", 0, 0, "/root"), new UserAccount("alice", 1000, 1000, "/home/alice")],
-            [new GroupEntry("root", 0, []), new GroupEntry("alice", 1000, []), .. groupLine.Length > 0 ? [new GroupEntry(groupLine, 1001, ["alice"])] : Array.Empty<GroupEntry>()],
+            [new GroupEntry("root", 0, []), new GroupEntry("alice", 1000, []), new GroupEntry("daemon", 1, []), new GroupEntry("crontab", 101, []), .. groupLine.Length > 0 ? [new GroupEntry(groupLine, 1001, ["alice"])] : Array.Empty<GroupEntry>()],
             new[] { "openssh-server", "libpam-pwquality", "cracklib-runtime", "libpam-modules-bin", "auditd", "audispd-plugins", "chrony", "rsyslog", "rsyslog-gnutls" }.ToImmutableDictionary(p => p, _ => new PackageInfo("1.0", "amd64")),
             [.. dropIns ?? []],
             ImmutableDictionary<string, KeyAccess>.Empty.Add("alice", new KeyAccess(1, null)),
@@ -44,6 +44,13 @@ public sealed class PlannerTests
             texts[edit.Path] = edit.Edit(texts.GetValueOrDefault(edit.Path, ""));
         var host = Host(files: texts.Select(kv => (kv.Key, kv.Value)), groupLine: "phi-access",
             modeOf: path => desired.Files.FirstOrDefault(f => f.Path == path)?.Mode ?? (UnixFileMode)Convert.ToInt32("600", 8));
+        // Files owned by another group (cron.allow: crontab) carry that group's id.
+        var gids = host.Groups.ToDictionary(g => g.Name, g => g.Gid);
+        host = host with
+        {
+            Files = host.Files.SetItems(desired.Files.Where(f => f.Group != "root" && gids.ContainsKey(f.Group))
+                .Select(f => KeyValuePair.Create(f.Path, host.Files[f.Path] with { Gid = gids[f.Group] }))),
+        };
         return host with
         {
             Groups = [.. host.Groups, .. desired.Resources.OfType<GroupResource>().Where(g => g.Address.Key != "phi-access").Select((g, i) => new GroupEntry(g.Address.Key, 2000u + (uint)i, []))],

@@ -137,6 +137,8 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
         var immutableAudit = await AuditImmutableAsync(handlers, ct);
         foreach (var handler in handlers)
         {
+            // After a stop request no new program starts; only one already running gets its grace.
+            ct.ThrowIfCancellationRequested();
             if (handler.SkipReason is { } why)
             {
                 report($"  - handler {handler.Id} skipped: {why}");

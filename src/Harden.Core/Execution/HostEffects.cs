@@ -121,6 +121,7 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
         return retryable
             ? await _aptRetry.ExecuteAsync(async token =>
             {
+                token.ThrowIfCancellationRequested();
                 using var grace = StopGrace.For(token);
                 return await runner.RunAsync(argv, grace.Token);
             }, ct)
@@ -129,6 +130,7 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
 
     private async Task<CommandResult> RunToEndAsync(IReadOnlyList<string> argv, CancellationToken ct)
     {
+        ct.ThrowIfCancellationRequested();
         using var grace = StopGrace.For(ct);
         return await runner.RunAsync(argv, grace.Token);
     }

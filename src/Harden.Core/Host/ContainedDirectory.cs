@@ -396,14 +396,18 @@ public sealed class ContainedDirectory
         if (start is null) return found;
         using (start)
         {
-            Visit(start, relative, Native.StatOf(start).Device, match, found);
+            Visit(start, relative, Native.StatOf(start).Device, match, found, 0);
         }
         found.Sort(StringComparer.Ordinal);
         return found;
     }
 
-    private static void Visit(SafeFileHandle folder, string prefix, ulong device, Func<UnixFileMode, bool> match, List<string> found)
+    /// <summary>Deeper than any program folder; a tree planted deeper cannot exhaust the stack or the open files.</summary>
+    private const int MaxDepth = 40;
+
+    private static void Visit(SafeFileHandle folder, string prefix, ulong device, Func<UnixFileMode, bool> match, List<string> found, int depth)
     {
+        if (depth > MaxDepth) return;
         foreach (var (name, type) in Native.ReadDirectory(folder))
         {
             // DT_DIR, DT_REG, or DT_UNKNOWN (ask); links, devices and the rest are never followed or read.
@@ -416,7 +420,7 @@ public sealed class ContainedDirectory
             else if (stat.Type == Native.DirectoryType && stat.Device == device)
             {
                 using var child = Native.TryOpenAt(folder, name, Native.ORdOnly | Native.ODirectory | Native.ONoFollow, 0, out _);
-                if (child is not null) Visit(child, path, device, match, found);
+                if (child is not null) Visit(child, path, device, match, found, depth + 1);
             }
         }
     }

@@ -214,11 +214,13 @@ public static class HostReader
         if (Text(ReadFile(root, DpkgStatus, MaxStatusSize)) is not { Length: > 0 } status) return ImmutableDictionary<string, PackageInfo>.Empty;
         var installed = ImmutableDictionary.CreateBuilder<string, PackageInfo>(StringComparer.Ordinal);
         string? package = null, version = null, arch = null;
+        var depends = new List<string>();
         var ok = false;
         void Flush()
         {
-            if (ok && package is not null) installed[package] = new PackageInfo(version ?? "", arch ?? "");
+            if (ok && package is not null) installed[package] = new PackageInfo(version ?? "", arch ?? "") { Depends = [.. depends.Distinct(StringComparer.Ordinal)] };
             package = version = arch = null;
+            depends.Clear();
             ok = false;
         }
         foreach (var line in status.Split('\n'))
@@ -227,6 +229,8 @@ public static class HostReader
             else if (line.StartsWith("Package: ", StringComparison.Ordinal)) package = line[9..].Trim();
             else if (line.StartsWith("Version: ", StringComparison.Ordinal)) version = line[9..].Trim();
             else if (line.StartsWith("Architecture: ", StringComparison.Ordinal)) arch = line[14..].Trim();
+            else if (line.StartsWith("Depends: ", StringComparison.Ordinal) || line.StartsWith("Pre-Depends: ", StringComparison.Ordinal))
+                depends.AddRange(line[(line.IndexOf(':') + 1)..].Split([',', '|']).Select(d => d.Trim().Split([' ', '(', ':'], 2)[0]).Where(d => d.Length > 0));
             else if (line.StartsWith("Status: ", StringComparison.Ordinal))
                 ok = line.EndsWith(" installed", StringComparison.Ordinal) && !line.Contains("not-installed", StringComparison.Ordinal);
         }

@@ -47,7 +47,11 @@ public sealed record UserAccount(string Name, uint Uid, uint Gid, string Home, s
 
 public sealed record GroupEntry(string Name, uint Gid, ImmutableArray<string> Members);
 
-public sealed record PackageInfo(string Version, string Architecture);
+public sealed record PackageInfo(string Version, string Architecture)
+{
+    /// <summary>The packages it needs (Depends and Pre-Depends, every alternative): what keeps another from being removed.</summary>
+    public ImmutableArray<string> Depends { get; init; } = [];
+}
 
 /// <summary>A resource an earlier run applied and nobody undid: the planner lists those the profile no longer manages.</summary>
 /// <summary>What the running kernel's audit system holds: its rule lines, and whether they are locked until boot (-e 2).</summary>

@@ -13,6 +13,7 @@ internal static unsafe partial class Native
     public const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
     private const int AtEmptyPath = 0x1000;
+    private const int AtNoAutomount = 0x800;
     public const int AtRemoveDir = 0x200;
     private const uint StatxBasicStats = 0x7FF;
 
@@ -86,7 +87,8 @@ internal static unsafe partial class Native
     {
         var buffer = stackalloc byte[256];
         stat = default;
-        if (StatxCall(Fd(dir), name, AtSymlinkNoFollow, StatxBasicStats, buffer) != 0) return Errno;
+        // AT_NO_AUTOMOUNT: looking at an autofs mount point (a home on an unreachable NFS server) must not mount it.
+        if (StatxCall(Fd(dir), name, AtSymlinkNoFollow | AtNoAutomount, StatxBasicStats, buffer) != 0) return Errno;
         stat = Parse(buffer);
         return 0;
     }

@@ -128,10 +128,11 @@ public sealed partial record DesiredState(
             foreach (var path in Paths(p.Path)) yield return new ModeResource(id, path, p.MaxMode);
         }
         var absent = module.AbsentPackagesFrom is { } av && variables[av] is VariableValue.List al ? al.Items : [];
+        var removed = module.AbsentPackages.Concat(absent).ToHashSet(StringComparer.Ordinal);
         foreach (var package in module.AbsentPackages.Concat(absent))
         {
             if (!Patterns.PackageName().IsMatch(package)) throw new HardenException($"module '{id}': '{VariableDefinition.Printable(package)}' (from {module.AbsentPackagesFrom}) is not a Debian package name");
-            yield return new PackageResource(id, package, present: false);
+            yield return new PackageResource(id, package, present: false, removed);
         }
     }
 

@@ -203,7 +203,10 @@ public static class Planner
             if (host.Users.All(u => u.Name != owner) && !users.Contains(owner) && !uint.TryParse(owner, out _))
                 throw new HardenException($"{c.Address}: owner '{owner}' does not exist on the target and no module creates it");
         }
-        foreach (var c in changes.Where(c => c.IsChange && c.After.Get("group") is not null))
+        // A package this run installs for the same module may bring the group (cron brings crontab):
+        // that is checked when the file is written, after the package.
+        var installing = changes.Where(c => c.IsChange && c.Resource is PackageResource { Present: true }).Select(c => c.Module).ToHashSet(StringComparer.Ordinal);
+        foreach (var c in changes.Where(c => c.IsChange && c.After.Get("group") is not null && !installing.Contains(c.Module)))
         {
             var group = c.After!["group"];
             if (host.Groups.All(g => g.Name != group) && !created.Contains(group) && !uint.TryParse(group, out _))

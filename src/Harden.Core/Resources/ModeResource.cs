@@ -53,7 +53,7 @@ public sealed class ModeResource(string module, string path, UnixFileMode limit)
         if (current == old) return Task.FromResult(RestoreOutcome.Nothing);
         if (!force && entry.After?.Get("mode") is { } reached && reached != current)
             return Task.FromResult(TextFile.Kept(path, $"mode changed since the run ({reached} -> {current}); kept (rollback --force sets {old})"));
-        fx.SetMode(path, Planner.ParseOctal(old));
+        if (!fx.SetMode(path, Planner.ParseOctal(old))) return Task.FromResult(TextFile.Kept(path, "is no longer a regular file or folder; not touched"));
         fx.Report($"  restored {path} to mode {old}");
         return Task.FromResult(RestoreOutcome.Done);
     }

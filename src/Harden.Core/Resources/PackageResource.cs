@@ -10,7 +10,8 @@ namespace Harden.Resources;
 /// still there. Under an offline root a policy-rc.d that exits 101 keeps package scripts from
 /// starting daemons on the machine doing the build.
 /// </summary>
-public sealed class PackageResource(string module, string name, bool present) : IResource
+/// <param name="removedWith">For a package that must be absent: the others the same list removes, which may depend on it.</param>
+public sealed class PackageResource(string module, string name, bool present, IReadOnlySet<string>? removedWith = null) : IResource
 {
     public const string Kind = "package";
     private const string PolicyRc = "/usr/sbin/policy-rc.d";
@@ -28,6 +29,16 @@ public sealed class PackageResource(string module, string name, bool present) : 
     {
         var installed = host.Packages.TryGetValue(name, out var info);
         var before = installed ? State.Of(("installed", "yes"), ("version", info!.Version), ("arch", info.Architecture)) : null;
+        if (!present && installed)
+        {
+            // apt would take every package that needs this one with it, unplanned and beyond rollback's
+            // reach (nfs-common goes with rpcbind): such a package is kept, and the plan says why.
+            var needed = host.Packages.Where(p => p.Key != name && !(removedWith?.Contains(p.Key) ?? false) && p.Value.Depends.Contains(name))
+                .Select(p => p.Key).Order(StringComparer.Ordinal).ToList();
+            if (needed.Count > 0)
+                return new Change(Address, module, ChangeAction.NoOp, before, before,
+                    $"kept: {string.Join(", ", needed)} need{(needed.Count == 1 ? "s" : "")} it; removing it would remove them too (remove them as well, or take {name} off the list)") { Resource = this };
+        }
         return (present, installed) switch
         {
             (true, false) => new Change(Address, module, ChangeAction.Create, null, State.Of(("installed", "yes")), $"install {name}") { Resource = this },

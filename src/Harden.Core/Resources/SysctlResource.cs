@@ -28,6 +28,8 @@ public sealed class SysctlResource(string module, string key, string value) : IR
             return new Change(Address, module, ChangeAction.NoOp, null, null, $"{key} does not exist in this kernel; left to the file") { Resource = this };
         var before = State.Of(("value", now));
         if (Same(now, value)) return new Change(Address, module, ChangeAction.NoOp, before, before, "") { Resource = this };
+        if (AtLeastAsStrict(key, now, value))
+            return new Change(Address, module, ChangeAction.NoOp, before, before, $"{now} is already stricter than {Normal(value)}; kept") { Resource = this };
         return new Change(Address, module, ChangeAction.Update, before, State.Of(("value", Normal(value))), $"{now} -> {Normal(value)} in the running kernel") { Resource = this };
     }
 
@@ -55,6 +57,18 @@ public sealed class SysctlResource(string module, string key, string value) : IR
         var result = await fx.RunAsync(["sysctl", "-q", "-w", $"{key}={value}"], ct);
         if (!result.Succeeded) throw new HardenException($"sysctl -w {key}={value} failed (exit {result.ExitCode}): {result.Message}");
     }
+
+    /// <summary>Settings where a higher number is stricter: a host already stricter is never weakened (and 3, or a locked 1, could not be lowered anyway).</summary>
+    private static readonly string[] HigherIsStricter =
+    [
+        "kernel.yama.ptrace_scope", "kernel.kptr_restrict", "kernel.dmesg_restrict", "fs.protected_fifos", "fs.protected_regular",
+        "fs.protected_hardlinks", "fs.protected_symlinks", "kernel.randomize_va_space", "net.core.bpf_jit_harden",
+    ];
+
+    private static bool AtLeastAsStrict(string key, string now, string wanted) =>
+        // unprivileged BPF is off at 1 (locked) and at 2: either is as strict as wanted.
+        key == "kernel.unprivileged_bpf_disabled" ? now.Trim() is "1" or "2" && wanted.Trim() is "1" or "2"
+        : HigherIsStricter.Contains(key) && long.TryParse(now.Trim(), out var n) && long.TryParse(wanted.Trim(), out var w) && n > w;
 
     /// <summary>The kernel prints several numbers with tabs; a file has spaces.</summary>
     private static string Normal(string text) => string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
