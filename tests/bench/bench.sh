@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-5}
-tarball=$(find "${HARDEN_TEST_CACHE:-/var/cache/harden-tests}" -maxdepth 1 -name "rootfs-bookworm-*.tar" 2>/dev/null | head -n 1)
+# The newest cached root: older ones (an earlier package list) lack packages the profile now installs.
+tarball=$(find "${HARDEN_TEST_CACHE:-/var/cache/harden-tests}" -maxdepth 1 -name "rootfs-bookworm-*.tar" -printf '%T@ %p\n' 2>/dev/null | sort -rn | head -n 1 | cut -d' ' -f2-)
 [ -n "$tarball" ] || { echo "no cached Debian root: run the tests once first" >&2; exit 1; }
 
 out=$(mktemp -d)
@@ -16,7 +17,13 @@ dotnet publish src/Harden.Cli -c Release -o "$out/bin" "${publish_flags[@]}" >/d
 harden="$out/bin/harden"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
+# A run that fails is not a timing: it is reported and the benchmark stops.
+ms() {
+  local s e; s=$(date +%s%N)
+  if ! "$@" >/dev/null 2>"$out/err"; then echo "FAILED: $* -> $(tail -n 1 "$out/err")" >&2; echo FAIL; return; fi
+  e=$(date +%s%N); echo $(((e - s) / 1000000))
+}
+check() { for t in "$@"; do [ "$t" != FAIL ] || { echo "a run failed; no timing reported" >&2; exit 1; }; done; }
 
 fresh_root() {
   rm -rf "$out/root"; mkdir -p "$out/root"
@@ -35,6 +42,7 @@ for _ in $(seq "$runs"); do
   apply+=("$(ms "$harden" apply --yes "${args[@]}")")
   noop+=("$(ms "$harden" apply --yes "${args[@]}")")
 done
+check "${plan[@]}" "${apply[@]}" "${noop[@]}"
 echo "plan (changes pending)   median of $runs: $(printf '%s\n' "${plan[@]}" | median) ms  [${plan[*]}]"
 echo "apply (fresh root)       median of $runs: $(printf '%s\n' "${apply[@]}" | median) ms  [${apply[*]}]"
 echo "apply (nothing to do)    median of $runs: $(printf '%s\n' "${noop[@]}" | median) ms  [${noop[*]}]"
