@@ -124,24 +124,21 @@ public sealed class DebianRoot : IDisposable
     public string ReadText(string path) => File.ReadAllText(Map(path));
 
     /// <summary>Runs a command inside the root (chroot), as the real checks must.</summary>
-    public Task<BufferedCommandResult> Chroot(params string[] argv) =>
-        CliWrap.Cli.Wrap("chroot").WithArguments([Path, .. argv])
-            .WithEnvironmentVariables(e => e.Set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").Set("LC_ALL", "C"))
-            .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+    public Task<BufferedCommandResult> Chroot(params string[] argv) => InRoot([Path, .. argv]).ExecuteBufferedAsync();
 
     /// <summary>Runs a command inside the root with <paramref name="input"/> on its standard input (chpasswd, pamtester).</summary>
     public Task<BufferedCommandResult> ChrootWithInput(string input, params string[] argv) =>
-        CliWrap.Cli.Wrap("chroot").WithArguments([Path, .. argv])
-            .WithEnvironmentVariables(e => e.Set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").Set("LC_ALL", "C"))
-            .WithStandardInputPipe(CliWrap.PipeSource.FromString(input))
-            .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+        InRoot([Path, .. argv]).WithStandardInputPipe(CliWrap.PipeSource.FromString(input)).ExecuteBufferedAsync();
 
     /// <summary>Runs a command inside the root as an ordinary user (chroot --userspec), with input: what a user's own su or passwd sees.</summary>
     public Task<BufferedCommandResult> ChrootAs(string user, string input, params string[] argv) =>
-        CliWrap.Cli.Wrap("chroot").WithArguments([$"--userspec={user}:{user}", Path, .. argv])
+        InRoot([$"--userspec={user}:{user}", Path, .. argv]).WithStandardInputPipe(CliWrap.PipeSource.FromString(input)).ExecuteBufferedAsync();
+
+    /// <summary><c>chroot ARGS</c> with the root's own PATH and the C locale, its exit code left to the caller.</summary>
+    private static Command InRoot(string[] chrootArgs) =>
+        CliWrap.Cli.Wrap("chroot").WithArguments(chrootArgs)
             .WithEnvironmentVariables(e => e.Set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").Set("LC_ALL", "C"))
-            .WithStandardInputPipe(CliWrap.PipeSource.FromString(input))
-            .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync();
+            .WithValidation(CommandResultValidation.None);
 
     /// <summary>The effective sshd configuration, as <c>sshd -T</c> inside the root reports it.</summary>
     public async Task<IReadOnlyDictionary<string, string>> EffectiveSshdAsync()

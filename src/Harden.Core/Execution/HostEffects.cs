@@ -119,12 +119,7 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
         // Every program run here changes the host: a stop request lets it finish (see StopGrace), and
         // the retry loop between attempts still stops at once.
         return retryable
-            ? await _aptRetry.ExecuteAsync(async token =>
-            {
-                token.ThrowIfCancellationRequested();
-                using var grace = StopGrace.For(token);
-                return await runner.RunAsync(argv, grace.Token);
-            }, ct)
+            ? await _aptRetry.ExecuteAsync(async token => await RunToEndAsync(argv, token), ct)
             : await RunToEndAsync(argv, ct);
     }
 

@@ -13,7 +13,6 @@ public static class HostReader
     public const string SshdDropInDir = "/etc/ssh/sshd_config.d";
     private const string DpkgStatus = "/var/lib/dpkg/status";
     public const string ShadowPath = "/etc/shadow";
-    private const string Shadow = ShadowPath;
     public const ulong MaxFileSize = 16UL << 20;
     /// <summary>dpkg's status file grows with the package count; far above any real one.</summary>
     private const ulong MaxStatusSize = 512UL << 20;
@@ -23,7 +22,7 @@ public static class HostReader
         var queries = needs.Distinct().ToList();
         var dropIns = SshdIncludes(root);
         var paths = queries.Where(q => q.Kind == HostQueryKind.File).Select(q => q.Target)
-            .Concat([SshdConfig, "/etc/passwd", "/etc/group", Shadow]).Concat(dropIns).Distinct();
+            .Concat([SshdConfig, "/etc/passwd", "/etc/group", ShadowPath]).Concat(dropIns).Distinct();
         var files = paths.ToImmutableDictionary(p => p, p => ReadFile(root, p));
 
         var users = ParseUsers(Text(files["/etc/passwd"]));
@@ -56,7 +55,7 @@ public static class HostReader
             PrivilegedPrograms = queries.Where(q => q.Kind == HostQueryKind.PrivilegedPrograms).Select(q => q.Target).Distinct()
                 .ToImmutableDictionary(d => d, d => root.Files.FindFiles(HostRoot.Relative(d), Planning.AuditPrivileged.IsPrivileged).Select(p => "/" + p).ToImmutableArray()),
             // One read of /etc/shadow serves the lockout guard and any resource that asked for it (aging).
-            ExpiredAccounts = SshAccess.Expired(Text(files[Shadow]), DateTimeOffset.UtcNow),
+            ExpiredAccounts = SshAccess.Expired(Text(files[ShadowPath]), DateTimeOffset.UtcNow),
         };
     }
 

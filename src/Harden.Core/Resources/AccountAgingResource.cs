@@ -16,8 +16,7 @@ namespace Harden.Resources;
 public sealed class AccountAgingResource(string module, int minDays, int maxDays, int warnDays, ImmutableArray<string> extraUsers) : IResource
 {
     public const string Kind = "aging";
-    private const string Shadow = "/etc/shadow";
-    private const uint FirstHumanUid = 1000, LastHumanUid = 59999;
+    private const string Shadow = HostReader.ShadowPath;
 
     // chage refreshes shadow-utils' backup copy.
     private static readonly string[] ToolBackups = ["/etc/shadow-"];
@@ -31,7 +30,7 @@ public sealed class AccountAgingResource(string module, int minDays, int maxDays
 
     /// <summary>The accounts aging applies to, as the host has them now.</summary>
     private IEnumerable<string> Accounts(IEnumerable<UserAccount> users) =>
-        users.Where(u => u.Uid is >= FirstHumanUid and <= LastHumanUid && u.CanLogIn || extraUsers.Contains(u.Name))
+        users.Where(u => u.IsHuman || extraUsers.Contains(u.Name))
             .Select(u => u.Name).Distinct().Order(StringComparer.Ordinal);
 
     /// <summary>"min:max:warn" per account in /etc/shadow (fields 4 to 6), exactly as written (empty when unset).</summary>
