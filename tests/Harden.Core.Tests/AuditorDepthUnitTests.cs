@@ -155,6 +155,30 @@ public sealed class AuditorDepthUnitTests
     }
 
     [Test]
+    public void Apparmor_profiles_in_complain_mode_are_named_by_flag_or_by_force_complain_link()
+    {
+        static FileState F(string text) => new(true, System.Text.Encoding.UTF8.GetBytes(text), Octal("644"), 0, 0, null);
+        var host = Host() with
+        {
+            Folders = ImmutableDictionary<string, ImmutableDictionary<string, FileState>>.Empty
+                .Add(AppArmorProfiles.ProfileFolder, ImmutableDictionary<string, FileState>.Empty
+                    .Add("usr.sbin.a", F("#include <tunables/global>\n/usr/sbin/a flags=(attach_disconnected, complain) {\n}\n"))
+                    .Add("b", F("abi <abi/4.0>,\nprofile b /usr/bin/b flags=(complain) {\n  profile child flags=(complain) {\n  }\n}\n"))
+                    .Add("enforced", F("/usr/bin/c flags=(attach_disconnected) {\n}\n# /usr/bin/c flags=(complain) {\n"))
+                    .Add("userns", F("profile chrome /opt/chrome flags=(unconfined) {\n}\n"))
+                    .Add("forced", F("/usr/bin/f {\n}\n"))
+                    .Add("old.dpkg-old", F("/usr/bin/o flags=(complain) {\n}\n"))
+                    .Add("odd\nname", F("/usr/bin/n flags=(complain) {\n}\n"))),
+            Listings = ImmutableDictionary<string, ImmutableArray<string>>.Empty.Add(AppArmorProfiles.ForceComplainFolder, ["forced"]),
+        };
+        var findings = AppArmorProfiles.Findings(host).ToList();
+        Assert.That(findings.Select(f => f[..f.IndexOf(' ')]), Is.EqualTo(new[] { "/etc/apparmor.d/b", "/etc/apparmor.d/forced", "/etc/apparmor.d/usr.sbin.a" }));
+        Assert.That(findings[0], Does.Contain("for b, child;"));
+        Assert.That(findings[1], Does.Contain("forced into complain mode by /etc/apparmor.d/force-complain/forced"));
+        Assert.That(findings[2], Does.Contain("for /usr/sbin/a;").And.Contain("aa-enforce /etc/apparmor.d/usr.sbin.a"));
+    }
+
+    [Test]
     public void A_package_others_need_is_kept_unless_they_go_too()
     {
         var host = Host() with

@@ -186,6 +186,65 @@ public sealed class AuditorDepthTests : RootTest
         Assert.That(File.Exists(Root.Map("/var/lib/aide/aide.db")), Is.False, "the database the run built is gone");
     }
 
+    /// <summary>
+    /// ClamAV (opt-in): the scan unit passes systemd-analyze verify, and its own command line, run in
+    /// the root, names a PHI file a signature matches and leaves it where it was. The signature is a
+    /// one-line MD5 database written by the test (no download: the root has no network).
+    /// </summary>
+    [Test]
+    public async Task Clamav_scan_names_an_infected_phi_file_and_moves_nothing()
+    {
+        var args = await WithOperatorAsync("--set", "clamav=true", "--set", "clamav_scan_time=04:15");
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        Assert.That(apply.Out, Does.Contain("checking /etc/systemd/system/hipaa-clamscan.service (systemd)"));
+        string[] units = ["/etc/systemd/system/hipaa-clamscan.service", "/etc/systemd/system/hipaa-clamscan.timer"];
+        var verify = await Root.Chroot(["systemd-analyze", "verify", .. units]);
+        Assert.That(verify.ExitCode, Is.Zero, verify.StandardOutput + verify.StandardError);
+        foreach (var unit in (string[])["hipaa-clamscan.timer", "clamav-freshclam.service"])
+            Assert.That((await Root.Chroot("systemctl", "is-enabled", unit)).StandardOutput.Trim(), Is.EqualTo("enabled"), unit);
+        Assert.That(Root.ReadText(units[1]), Does.Contain("OnCalendar=*-*-* 04:15"));
+
+        var payload = "X5O-harden-test-not-a-virus\n"u8.ToArray();
+        await File.WriteAllBytesAsync(Root.Map("/var/data/phi/scan-me.bin"), payload);
+        await File.WriteAllTextAsync(Root.Map("/var/data/phi/clean.txt"), "patient 2\n");
+        var md5 = Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(payload));
+        await File.WriteAllTextAsync(Root.Map("/var/lib/clamav/harden-test.hdb"), $"{md5}:{payload.Length}:Harden.Test.Signature\n");
+        var exec = Regex.Match(Root.ReadText(units[0]), "(?m)^ExecStart=(.+)$").Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var scan = await Root.Chroot(exec);
+        Assert.That(scan.ExitCode, Is.EqualTo(1), "clamscan exits 1 when it found something\n" + scan.StandardOutput + scan.StandardError);
+        Assert.That(scan.StandardOutput, Does.Contain("/var/data/phi/scan-me.bin: Harden.Test.Signature.UNOFFICIAL FOUND"));
+        Assert.That(scan.StandardOutput, Does.Not.Contain("clean.txt"), "--infected names only what it found");
+        Assert.That(File.Exists(Root.Map("/var/data/phi/scan-me.bin")), "nothing is moved or deleted");
+        File.Delete(Root.Map("/var/lib/clamav/harden-test.hdb"));
+
+        var again = await Harden(["plan", "--profile", "debian-hipaa", "--detailed-exitcode", .. args]);
+        Assert.That(again.ExitCode, Is.Zero, "second plan: nothing to do\n" + again);
+        var rollback = await Harden("rollback", "--root", Root.Path, "--yes");
+        Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+        Assert.That(units.Where(u => File.Exists(Root.Map(u))), Is.Empty, "rollback removes the units");
+    }
+
+    /// <summary>A profile in complain mode (by flag or by a force-complain link) confines nothing: plan names it with the fix.</summary>
+    [Test]
+    public async Task Plan_names_apparmor_profiles_in_complain_mode()
+    {
+        var args = await WithOperatorAsync();
+        var clean = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
+        Assert.That(clean.Out, Does.Not.Contain("complain mode"), "the distribution's profiles enforce");
+        var chronyd = Root.Map("/etc/apparmor.d/usr.sbin.chronyd");
+        await File.WriteAllTextAsync(chronyd, Root.ReadText("/etc/apparmor.d/usr.sbin.chronyd").Replace("flags=(attach_disconnected)", "flags=(attach_disconnected, complain)"));
+        var parse = await Root.Chroot("apparmor_parser", "--skip-kernel-load", "--debug", "/etc/apparmor.d/usr.sbin.chronyd");
+        Assert.That(parse.StandardOutput + parse.StandardError, Does.Match("(?mi)^\\s*(profile\\s+)?mode:\\s*complain\\s*$"), "apparmor_parser reads it as complain mode\n" + parse.StandardOutput + parse.StandardError);
+        File.CreateSymbolicLink(Root.Map("/etc/apparmor.d/force-complain/lsb_release"), "/etc/apparmor.d/lsb_release");
+
+        var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
+        Assert.That(plan.ExitCode, Is.Zero, plan.ToString());
+        Assert.That(plan.Out, Does.Contain("module apparmor: /etc/apparmor.d/usr.sbin.chronyd is in complain mode (it logs and refuses nothing) for /usr/sbin/chronyd; enforce it with 'aa-enforce /etc/apparmor.d/usr.sbin.chronyd'")
+            .And.Contain("module apparmor: /etc/apparmor.d/lsb_release is forced into complain mode by /etc/apparmor.d/force-complain/lsb_release"));
+        Assert.That(plan.Out, Does.Not.Contain("nvidia_modprobe is"), "an enforcing profile is not named");
+    }
+
     private async Task<string> PasswordStatus(string user) =>
         (await Root.Chroot("passwd", "-S", user)).StandardOutput.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
 

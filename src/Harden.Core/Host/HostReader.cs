@@ -45,6 +45,7 @@ public static class HostReader
             KernelAudit = root.IsLive && queries.Any(q => q.Kind == HostQueryKind.KernelAudit) ? KernelAuditReader.Read() : null,
             RefusedRuns = [.. refused],
             Folders = queries.Where(q => q.Kind == HostQueryKind.FolderFiles).Select(q => q.Target).Distinct().ToImmutableDictionary(d => d, d => ReadFolder(root, d)),
+            Listings = queries.Where(q => q.Kind == HostQueryKind.FolderNames).Select(q => q.Target).Distinct().ToImmutableDictionary(d => d, d => ListFolder(root, d)),
             KernelSettings = root.IsLive
                 ? queries.Where(q => q.Kind == HostQueryKind.KernelSetting).Select(q => q.Target).Distinct().ToImmutableDictionary(k => k, Host.KernelSettings.Read)
                 : ImmutableDictionary<string, string?>.Empty,
@@ -73,6 +74,19 @@ public static class HostReader
         }
         return (entries ?? []).Where(e => e.Kind == EntryKind.File)
             .ToImmutableDictionary(e => e.Name, e => ReadFile(root, $"{targetPath}/{e.Name}"));
+    }
+
+    /// <summary>The names in a folder, links included and never followed; a missing folder (or one behind a link) has none.</summary>
+    public static ImmutableArray<string> ListFolder(HostRoot root, string targetPath)
+    {
+        try
+        {
+            return [.. (root.Files.List(HostRoot.Relative(targetPath)) ?? []).Select(e => e.Name).Order(StringComparer.Ordinal)];
+        }
+        catch (PathBlockedException)
+        {
+            return [];
+        }
     }
 
     /// <summary>A path's kind and metadata, never followed; one that goes through a link counts as a link.</summary>

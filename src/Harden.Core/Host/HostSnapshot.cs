@@ -104,6 +104,11 @@ public sealed record HostSnapshot(
 
     public ImmutableDictionary<string, FileState> FolderFiles(string folder) => Folders.TryGetValue(folder, out var f) ? f : ImmutableDictionary<string, FileState>.Empty;
 
+    /// <summary>The names of every entry (links too, never followed) of each folder asked for (<see cref="HostQueryKind.FolderNames"/>).</summary>
+    public ImmutableDictionary<string, ImmutableArray<string>> Listings { get; init; } = ImmutableDictionary<string, ImmutableArray<string>>.Empty;
+
+    public ImmutableArray<string> FolderNames(string folder) => Listings.TryGetValue(folder, out var n) ? n : [];
+
     /// <summary>Run manifests that fail verification (edited, damaged, planted), with the reason.</summary>
     public ImmutableArray<string> RefusedRuns { get; init; } = [];
 

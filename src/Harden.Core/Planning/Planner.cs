@@ -23,6 +23,7 @@ public static class Planner
         desired.Resources.SelectMany(r => r.Needs).Concat(desired.PrivateFiles.Select(p => new HostQuery(HostQueryKind.File, p.Path)))
             .Concat(AuditWatches.Needs(desired.Resources)).Concat(AuditPrivileged.Needs(desired.Resources))
             .Concat(desired.ActiveModules.Any(m => m.Verify == AptSources.Verifier) ? AptSources.Needs : [])
+            .Concat(desired.ActiveModules.Any(m => m.Verify == AppArmorProfiles.Verifier) ? AppArmorProfiles.Needs : [])
             .Concat(desired.ActiveModules.Any(m => m.Verify == HomeVerifier) ? [new HostQuery(HostQueryKind.HumanHomes, "")] : [])
             .Concat(desired.ActiveModules.SelectMany(m => m.Handlers).Select(h => desired.Profile.Handlers[h].RequiresPath).OfType<string>()
                 .Select(p => new HostQuery(HostQueryKind.Entry, p)));
@@ -53,6 +54,8 @@ public static class Planner
         }
         if (desired.ActiveModules.FirstOrDefault(m => m.Verify == AptSources.Verifier) is { } apt)
             warnings.AddRange(AptSources.Findings(host).Select(f => $"module {apt.Id}: {f}"));
+        if (desired.ActiveModules.FirstOrDefault(m => m.Verify == AppArmorProfiles.Verifier) is { } apparmor)
+            warnings.AddRange(AppArmorProfiles.Findings(host).Select(f => $"module {apparmor.Id}: {f}"));
         var (managed, managedBy) = SshdManaged(resources);
         if (managed.Count > 0)
         {

@@ -133,7 +133,7 @@ public sealed record Profile(
 public static class KnownNames
 {
     public static readonly ImmutableArray<string> Validators = ["sshd", "rsyslog", "audit", "shell", "sudoers", "chrony", "nft", "systemd"];
-    public static readonly ImmutableArray<string> Verifiers = ["sshd", "auditctl", "sysctl", "accounts", "apt-sources", "homes"];
+    public static readonly ImmutableArray<string> Verifiers = ["sshd", "auditctl", "sysctl", "accounts", "apt-sources", "homes", "apparmor"];
     public static readonly ImmutableArray<string> ServiceStates = ["enabled", "disabled", "masked"];
     public static readonly ImmutableArray<string> BlockPositions = ["top", "end"];
 }

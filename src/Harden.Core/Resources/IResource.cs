@@ -6,7 +6,7 @@ namespace Harden.Resources;
 
 /// <summary>What a resource needs the host reader to fetch before it can plan.</summary>
 /// <summary>KernelAudit: the audit rules loaded in the running kernel (live hosts only).</summary>
-public enum HostQueryKind { File, Directory, Service, KernelAudit, PrivilegedPrograms, Entry, KernelSetting, FolderFiles, HumanHomes }
+public enum HostQueryKind { File, Directory, Service, KernelAudit, PrivilegedPrograms, Entry, KernelSetting, FolderFiles, HumanHomes, FolderNames }
 
 public sealed record HostQuery(HostQueryKind Kind, string Target);
 
