@@ -11,7 +11,7 @@ public sealed class FirewallTests : RootTest
     {
         var args = await WithOperatorAsync();
         var off = await Harden(["plan", "--profile", "debian-hipaa", .. args]);
-        Assert.That(off.Out, Does.Contain("firewall: firewall is not set (--set firewall=true)"));
+        Assert.That(off.Out, Does.Contain("firewall: firewall is off (--set firewall=true turns it on)"));
 
         var confBefore = Root.ReadText("/etc/nftables.conf");
         var on = (string[])["--set", "firewall=true", "--set", "firewall_ssh_sources=10.0.0.0/8,2001:db8::/32", "--set", "firewall_tcp_ports=443"];

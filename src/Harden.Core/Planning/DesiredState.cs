@@ -34,8 +34,10 @@ public sealed partial record DesiredState(
             var unset = module.Requires.Where(r => variables[r].IsEmpty).ToList();
             if (unset.Count > 0)
             {
-                var hint = variables[unset[0]] is VariableValue.Flag ? "true" : "…";
-                skipped.Add(new SkippedModule(module.Id, $"{string.Join(", ", unset)} is not set (--set {unset[0]}={hint})"));
+                // A switch is "off" (perhaps by the release, where the feature does not exist); a value is "not set".
+                skipped.Add(new SkippedModule(module.Id, variables[unset[0]] is VariableValue.Flag
+                    ? $"{string.Join(", ", unset)} is off (--set {unset[0]}=true turns it on)"
+                    : $"{string.Join(", ", unset)} is not set (--set {unset[0]}=…)"));
                 continue;
             }
             if (module.Unless.FirstOrDefault(u => !variables[u].IsEmpty) is { } allowed)
