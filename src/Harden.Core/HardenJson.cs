@@ -13,4 +13,5 @@ namespace Harden;
 [JsonSerializable(typeof(Plan))]
 [JsonSerializable(typeof(RunRecord))]
 [JsonSerializable(typeof(Resources.Change))]
+[JsonSerializable(typeof(Checking.CheckReport))]
 public sealed partial class HardenJson : JsonSerializerContext;

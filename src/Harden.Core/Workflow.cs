@@ -46,6 +46,34 @@ public static class Workflow
         };
     }
 
+    /// <summary>
+    /// harden check: plans (read-only) and turns the plan into a control per module, then adds what
+    /// only probes can see (sshd -T, the PAM stack, encryption, the clock, backups, MFA, the BAA).
+    /// </summary>
+    public static async Task<Checking.CheckReport> CheckAsync(PlanRequest request, HostRoot root, Execution.ICommandRunner runner, DateTimeOffset now, CancellationToken ct)
+    {
+        var plan = CreatePlan(request, root);
+        var profile = ProfileLoader.Load(plan.Request!.Profile!);
+        var controls = Checking.ComplianceCheck.Controls(profile, plan)
+            .AddRange(await new Checking.HostProbes(root, runner).RunAsync(plan, plan.Variables, ct));
+        return new Checking.CheckReport(Checking.CheckReport.CurrentFormatVersion, ToolVersion, plan.Profile, HostName(root), root.Path, root.IsLive,
+            plan.Platform ?? "", now, Checking.CheckReport.CountOf(controls), controls);
+    }
+
+    /// <summary>harden's version as built (the informational version carries the commit when the build knows it).</summary>
+    public static string ToolVersion =>
+        typeof(Workflow).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "0.0.0";
+
+    /// <summary>The host's name: this machine's, or the image's /etc/hostname (one printable line at most).</summary>
+    public static string HostName(HostRoot root)
+    {
+        if (root.IsLive) return Environment.MachineName;
+        var (_, content) = root.Read("/etc/hostname", 4096);
+        var name = content is null ? "" : System.Text.Encoding.UTF8.GetString(content).Split('\n')[0].Trim();
+        return name.Length > 0 && !name.Any(char.IsControl) ? name : "(unnamed image)";
+    }
+
     /// <summary>The shipped profile whose <c>supports</c> names this release.</summary>
     public static Profile ProfileFor(OsRelease release)
     {

@@ -5,7 +5,7 @@ namespace Harden.Integration.Tests;
 /// <summary>What ships besides the code: the published binary and the shell scripts.</summary>
 public sealed class ShippedArtifactsTests
 {
-    private static string RepoRoot
+    internal static string RepoRoot
     {
         get
         {

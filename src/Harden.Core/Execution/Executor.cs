@@ -242,28 +242,13 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
     /// </summary>
     private async Task VerifySshdAsync(Plan plan, CancellationToken ct)
     {
-        var expected = plan.Expected.Where(e => e.Source == Planner.SshdValidator).ToList();
-        if (expected.Count == 0 || !plan.Pending.Any(c => c.Resource is { } r && Planner.IsSshd(r))) return;
+        var expected = plan.Expected.Count(e => e.Source == Planner.SshdValidator);
+        if (expected == 0 || !plan.Pending.Any(c => c.Resource is { } r && Planner.IsSshd(r))) return;
         EnsurePrivilegeSeparationDirectory();
-        var mismatches = new List<string>();
-        foreach (var connection in plan.SshdConnections.Prepend(null))
-        {
-            string[] argv = connection is null ? ["sshd", "-T"] : ["sshd", "-T", "-C", connection];
-            var result = await runner.RunAsync(argv, ct);
-            if (!result.Succeeded)
-                throw new StepFailedException($"{string.Join(' ', argv)} failed (exit {result.ExitCode}): {result.Message}");
-            var effective = result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                .Select(l => l.Split(' ', 2))
-                .GroupBy(p => p[0].ToLowerInvariant())
-                .ToDictionary(g => g.Key, g => string.Join(' ', g.Select(p => p.Length > 1 ? p[1] : "")));
-            mismatches.AddRange(expected
-                .Where(e => !effective.TryGetValue(e.Key, out var actual) || !SshdConfig.Satisfies(e.Key, e.Value, actual))
-                .Select(e => $"{e.Key}: wanted '{e.Value}', effective '{effective.GetValueOrDefault(e.Key, "(not reported)")}'" +
-                    (connection is null ? "" : $" for connections matching {connection}")));
-        }
+        var mismatches = (await SshdEffective.ReadAsync(runner, plan, ct)).Where(s => !s.Satisfied).Select(s => s.Describe()).ToList();
         if (mismatches.Count > 0)
             throw new StepFailedException("sshd -T disagrees with the profile: " + string.Join("; ", mismatches));
-        report($"  verified {expected.Count} sshd settings with sshd -T{(plan.SshdConnections.IsEmpty ? "" : $" globally and for {plan.SshdConnections.Length} Match block(s)")}");
+        report($"  verified {expected} sshd settings with sshd -T{(plan.SshdConnections.IsEmpty ? "" : $" globally and for {plan.SshdConnections.Length} Match block(s)")}");
     }
 
     /// <summary>sshd -t/-T refuse to run without /run/sshd, which exists only while the service runs.</summary>
