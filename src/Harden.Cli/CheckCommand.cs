@@ -36,8 +36,7 @@ internal static class CheckCommand
             if (r.GetValue(outFile) is { } path)
             {
                 Output.WriteWhole(path, text);
-                var counts = report.Counts;
-                Streams.Say(io.Out, $"Wrote {path}: {counts.Pass} passed, {counts.Fail} failed, {counts.NotApplicable} not applicable, {counts.Manual} to review");
+                Streams.Say(io.Out, $"Wrote {path}: {SummaryLine(report)}");
             }
             else
             {
@@ -46,6 +45,22 @@ internal static class CheckCommand
             return report.Passed ? ExitCodes.Success : ExitCodes.ChangesPending;
         }, r.GetValue(format) == "json" && r.GetValue(outFile) is null));
         return command;
+    }
+
+    /// <summary>
+    /// One line for syslog (the drift timer's journal): the counts, the failing controls and the
+    /// resources that drifted from the profile, the first few by name.
+    /// </summary>
+    public static string SummaryLine(Checking.CheckReport report)
+    {
+        var c = report.Counts;
+        var line = $"{c.Pass} passed, {c.Fail} failed, {c.NotApplicable} not applicable, {c.Manual} to review";
+        var failing = report.Controls.Where(ctl => ctl.Status == Checking.ControlStatus.Fail).Select(ctl => ctl.Id).ToList();
+        if (failing.Count == 0) return line;
+        var drifted = report.Controls.Where(ctl => ctl.Status == Checking.ControlStatus.Fail)
+            .SelectMany(ctl => ctl.Findings.Where(f => !f.Passed).Select(f => f.Subject)).Distinct().ToList();
+        const int shown = 10;
+        return $"{line}; failing: {string.Join(", ", failing)}; {drifted.Count} item(s) drifted: {string.Join(", ", drifted.Take(shown).Select(Profiles.VariableDefinition.Printable))}{(drifted.Count > shown ? ", …" : "")}";
     }
 }
 

@@ -98,6 +98,45 @@ public sealed class CheckTests : RootTest
         }
     }
 
+    /// <summary>
+    /// The drift timer (opt-in): both units pass systemd-analyze verify in the root, the timer is
+    /// enabled, and the unit's own command line (run here against the root) writes the report and the
+    /// one summary line syslog gets; after drift that line names the failing control and the file.
+    /// </summary>
+    [Test]
+    public async Task Drift_timer_units_verify_and_their_check_logs_one_line_naming_what_drifted()
+    {
+        var args = await WithOperatorAsync("--set", "drift_check=true", "--set", "drift_check_time=05:10");
+        var missing = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
+        Assert.That(missing.ExitCode, Is.EqualTo(4), "systemd-analyze refuses a unit whose program is not there\n" + missing);
+        Assert.That(missing.Error, Does.Contain("Command /usr/bin/harden is not executable"));
+        // The Debian package installs harden there; the test's own build stands in for it.
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "harden"), Root.Map("/usr/bin/harden"));
+        var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        string[] units = ["/etc/systemd/system/harden-check.service", "/etc/systemd/system/harden-check.timer"];
+        var verify = await Root.Chroot(["systemd-analyze", "verify", .. units]);
+        Assert.That(verify.ExitCode, Is.Zero, verify.StandardOutput + verify.StandardError);
+        Assert.That((await Root.Chroot("systemctl", "is-enabled", "harden-check.timer")).StandardOutput.Trim(), Is.EqualTo("enabled"));
+        Assert.That(Root.ReadText(units[1]), Does.Contain("OnCalendar=*-*-* 05:10"));
+
+        var exec = System.Text.RegularExpressions.Regex.Match(Root.ReadText(units[0]), "(?m)^ExecStart=(.+)$").Groups[1].Value.Split(' ');
+        Assert.That(exec[0], Is.EqualTo("/usr/bin/harden"));
+        Assert.That(exec, Does.Contain("ssh_allow_members=alice").And.Contain("drift_check=true"), "the check runs with this run's settings");
+        // The same arguments, against the root from here: its --out is a path inside the root.
+        string[] Nightly() => [.. exec.Skip(1).Select((a, i) => i > 0 && exec[i] == "--out" ? Root.Map(a) : a), "--root", Root.Path];
+        var clean = await Harden(Nightly());
+        Assert.That(clean.ExitCode, Is.Zero, clean.ToString());
+        Assert.That(clean.Out, Does.Match(@"^Wrote \S+/var/lib/harden/last-check.json: \d+ passed, 0 failed, \d+ not applicable, \d+ to review\n$"));
+        await AssertValidJsonAsync(Root.ReadText("/var/lib/harden/last-check.json"));
+
+        await File.WriteAllTextAsync(Root.Map("/etc/security/faillock.conf"), "deny = 50\n");
+        var drifted = await Harden(Nightly());
+        Assert.That(drifted.ExitCode, Is.EqualTo(2), drifted.ToString());
+        Assert.That(drifted.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(1), "one line per run");
+        Assert.That(drifted.Out, Does.Contain("1 failed").And.Contain("failing: account-lockout;").And.Contain("1 item(s) drifted: file:/etc/security/faillock.conf"));
+    }
+
     /// <summary>check takes the profile's arguments but not --operator (it changes nothing, so no one can be locked out).</summary>
     private static string[] CheckArgs(string[] args) =>
         [.. args.Where((a, i) => a != "--operator" && (i == 0 || args[i - 1] != "--operator"))];

@@ -23,8 +23,18 @@ public sealed partial record DesiredState(
     /// <summary>Files active modules rely on but never write (a backup password file), with the module: plan checks they are private.</summary>
     public ImmutableArray<(string Module, string Path)> PrivateFiles { get; init; } = [];
 
+    /// <summary>Names templates can use besides the profile's variables; a profile may not declare them.</summary>
+    public const string ProfileBuiltin = "harden_profile", SettingsBuiltin = "harden_settings";
+
     public static DesiredState Render(Profile profile, ImmutableSortedDictionary<string, VariableValue> variables, TemplateRenderer renderer)
     {
+        // The drift timer runs 'harden check' later with the same settings as this run: every variable
+        // that differs from the profile's default, as NAME=VALUE (values are checked single words).
+        var forTemplates = variables
+            .SetItem(ProfileBuiltin, new VariableValue.Text(profile.Name))
+            .SetItem(SettingsBuiltin, new VariableValue.List([.. profile.Variables
+                .Where(d => variables[d.Name].ToString() != (d.Default?.ToString() ?? ""))
+                .Select(d => $"{d.Name}={variables[d.Name]}")]));
         var resources = new List<IResource>();
         var privateFiles = ImmutableArray.CreateBuilder<(string, string)>();
         var active = ImmutableArray.CreateBuilder<Module>();
@@ -46,10 +56,10 @@ public sealed partial record DesiredState(
                 continue;
             }
             active.Add(module);
-            resources.AddRange(ModuleResources(module, variables, renderer));
+            resources.AddRange(ModuleResources(module, forTemplates, renderer));
             foreach (var text in module.PrivateFiles)
             {
-                foreach (var path in RenderPaths(text, module.Id, variables, renderer)) privateFiles.Add((module.Id, path));
+                foreach (var path in RenderPaths(text, module.Id, forTemplates, renderer)) privateFiles.Add((module.Id, path));
             }
         }
         return new DesiredState(profile, variables, Deduplicate(profile, resources), active.ToImmutable(), skipped.ToImmutable())

@@ -210,6 +210,8 @@ internal sealed record ProfileDocument(
                 var varName = r.Scalar(key);
                 if (!Patterns.Identifier().IsMatch(varName))
                     throw r.Error(key, $"variable name '{varName}' is not an identifier (letters, digits, '_')");
+                if (varName.StartsWith("harden_", StringComparison.Ordinal))
+                    throw r.Error(key, $"variable name '{varName}' is reserved: names starting with harden_ are harden's own (harden_profile, harden_settings)");
                 var v = r.Expect<YamlMappingNode>(value, $"variable '{varName}'");
                 r.OnlyKeys(v, "type", "default", "description", "min", "max", "optional");
                 VariableType? type = r.OptionalScalar(v, "type") is { } t
