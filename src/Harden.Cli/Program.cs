@@ -31,12 +31,13 @@ public static class Program
         var console = new Streams(output, error, prompt);
         var root = new RootCommand(
             "harden: bring a Linux server to the HIPAA Security Rule technical safeguards (45 CFR 164.312) and keep it there.\n" +
-            "'plan' shows what would change, 'apply' changes it with backups and automatic restore on failure, 'rollback' undoes a run, 'check' reports every control with its HIPAA citation.")
+            "'plan' shows what would change, 'apply' changes it with backups and automatic restore on failure, 'rollback' undoes a run, 'check' reports every control with its HIPAA citation, 'evidence' collects a verifiable bundle for the auditor.")
         {
             PlanCommand.Create(console),
             ApplyCommand.Create(console),
             RollbackCommand.Create(console),
             CheckCommand.Create(console),
+            EvidenceCommand.Create(console),
             ProfilesCommand.Create(console),
         };
         return await root.Parse(args).InvokeAsync(

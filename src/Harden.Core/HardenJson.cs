@@ -14,4 +14,5 @@ namespace Harden;
 [JsonSerializable(typeof(RunRecord))]
 [JsonSerializable(typeof(Resources.Change))]
 [JsonSerializable(typeof(Checking.CheckReport))]
+[JsonSerializable(typeof(Evidence.EvidenceManifest))]
 public sealed partial class HardenJson : JsonSerializerContext;

@@ -145,7 +145,7 @@ public sealed class CheckTests : RootTest
         JsonDocument.Parse(json).RootElement.GetProperty("controls").EnumerateArray().ToDictionary(c => c.GetProperty("id").GetString()!, c => c.Clone());
 
     /// <summary>Validated by python3-jsonschema (Debian's package) against the schema kept in docs/.</summary>
-    private static async Task AssertValidJsonAsync(string json)
+    internal static async Task AssertValidJsonAsync(string json)
     {
         await DebianRoot.EnsurePackagesAsync("python3-jsonschema");
         var file = Path.GetTempFileName();
