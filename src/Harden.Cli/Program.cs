@@ -38,6 +38,7 @@ public static class Program
             RollbackCommand.Create(console),
             CheckCommand.Create(console),
             EvidenceCommand.Create(console),
+            ReportCommand.Create(console),
             ProfilesCommand.Create(console),
         };
         return await root.Parse(args).InvokeAsync(

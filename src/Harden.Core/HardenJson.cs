@@ -15,4 +15,5 @@ namespace Harden;
 [JsonSerializable(typeof(Resources.Change))]
 [JsonSerializable(typeof(Checking.CheckReport))]
 [JsonSerializable(typeof(Evidence.EvidenceManifest))]
+[JsonSerializable(typeof(Checking.FleetReport))]
 public sealed partial class HardenJson : JsonSerializerContext;

@@ -137,6 +137,55 @@ public sealed class CheckTests : RootTest
         Assert.That(drifted.Out, Does.Contain("1 failed").And.Contain("failing: account-lockout;").And.Contain("1 item(s) drifted: file:/etc/security/faillock.conf"));
     }
 
+    /// <summary>Three hosts' check JSON (a fresh root, the same converged, then drifted) merge into one fleet report.</summary>
+    [Test]
+    public async Task Report_merge_counts_every_host_and_the_worst_status_per_section()
+    {
+        var args = CheckArgs(await WithOperatorAsync());
+        var dir = Directory.CreateTempSubdirectory("harden-fleet-");
+        try
+        {
+            async Task<string> CheckAs(string host)
+            {
+                await File.WriteAllTextAsync(Root.Map("/etc/hostname"), host + "\n");
+                var file = Path.Combine(dir.FullName, host + ".json");
+                await Harden(["check", "--profile", "debian-hipaa", "--format", "json", "--out", file, .. args]);
+                return file;
+            }
+            var fresh = await CheckAs("clinic-fresh");
+            Assert.That((await Harden(["apply", "--profile", "debian-hipaa", "--yes", "--operator", "alice", .. args])).ExitCode, Is.Zero);
+            var converged = await CheckAs("clinic-db");
+            await File.WriteAllTextAsync(Root.Map("/etc/audit/rules.d/hipaa.rules"), "-w /etc/passwd -p wa -k identity\n");
+            var drifted = await CheckAs("clinic-app");
+
+            var json = await Harden("report", "merge", fresh, converged, drifted, "--format", "json");
+            Assert.That(json.ExitCode, Is.EqualTo(2), "hosts fail, so the fleet does\n" + json);
+            using var fleet = JsonDocument.Parse(json.Out);
+            Assert.That(fleet.RootElement.GetProperty("hosts").GetInt32(), Is.EqualTo(3));
+            Assert.That(fleet.RootElement.GetProperty("hosts_passing").GetInt32(), Is.EqualTo(1));
+            var hosts = fleet.RootElement.GetProperty("host_reports").EnumerateArray().ToDictionary(h => h.GetProperty("host").GetString()!, h => h.Clone());
+            string Audit(string host) => hosts[host].GetProperty("sections").EnumerateArray().Single(s => s.GetProperty("section").GetString() == "164.312(b)").GetProperty("status").GetString()!;
+            Assert.That((Audit("clinic-fresh"), Audit("clinic-db"), Audit("clinic-app")), Is.EqualTo(("fail", "pass", "fail")));
+            Assert.That(hosts["clinic-app"].GetProperty("failing").EnumerateArray().Select(f => f.GetString()), Is.EqualTo(new[] { "audit" }));
+            var audit = fleet.RootElement.GetProperty("sections").EnumerateArray().Single(s => s.GetProperty("section").GetString() == "164.312(b)");
+            Assert.That((audit.GetProperty("pass").GetInt32(), audit.GetProperty("fail").GetInt32(), audit.GetProperty("title").GetString()), Is.EqualTo((1, 2, "Audit controls")));
+
+            var html = Path.Combine(dir.FullName, "fleet.html");
+            var page = await Harden("report", "merge", fresh, converged, drifted, "--out", html);
+            Assert.That(page.Out, Does.Contain("3 host(s), 1 passing, 2 with a failing control"));
+            Assert.That(await File.ReadAllTextAsync(html), Does.Contain("<table id=\"fleet\">").And.Contain(">clinic-app</a>").And.Not.Contain("<script"));
+
+            await File.WriteAllTextAsync(Path.Combine(dir.FullName, "plan.json"), (await Harden(["plan", "--profile", "debian-hipaa", "--format", "json", .. args])).Out);
+            var wrong = await Harden("report", "merge", converged, Path.Combine(dir.FullName, "plan.json"));
+            Assert.That(wrong.ExitCode, Is.EqualTo(1));
+            Assert.That(wrong.Error, Does.Contain("plan.json' is not a harden check report"));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
     /// <summary>check takes the profile's arguments but not --operator (it changes nothing, so no one can be locked out).</summary>
     private static string[] CheckArgs(string[] args) =>
         [.. args.Where((a, i) => a != "--operator" && (i == 0 || args[i - 1] != "--operator"))];

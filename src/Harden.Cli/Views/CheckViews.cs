@@ -136,7 +136,7 @@ public sealed class JUnitCheckView : ICheckView
 /// </summary>
 public sealed class HtmlCheckView : ICheckView
 {
-    private const string Style = """
+    internal const string Style = """
         :root { color-scheme: light; --pass: #1a7f37; --fail: #cf222e; --manual: #9a6700; --na: #57606a; }
         * { box-sizing: border-box; }
         body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #1f2328; margin: 0 auto; max-width: 1100px; padding: 24px 16px; }
@@ -214,7 +214,7 @@ public sealed class HtmlCheckView : ICheckView
         return sb.ToString();
     }
 
-    private static string E(string text) => WebUtility.HtmlEncode(text);
+    internal static string E(string text) => WebUtility.HtmlEncode(text);
 
-    private static string Anchor(string text) => new(text.Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '-').ToArray());
+    internal static string Anchor(string text) => new(text.Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '-').ToArray());
 }
