@@ -31,7 +31,7 @@ internal static class CheckCommand
         command.SetAction((r, ct) => io.GuardAsync(async () =>
         {
             var root = HostRoot.Open(r.GetValue(common.Root));
-            var report = await Workflow.CheckAsync(common.Request(r), root, new CliWrapCommandRunner(root), DateTimeOffset.UtcNow, ct);
+            var (report, _) = await Workflow.CheckAsync(common.Request(r), root, new CliWrapCommandRunner(root), DateTimeOffset.UtcNow, ct);
             var text = ICheckView.For(r.GetValue(format)!).Render(report);
             if (r.GetValue(outFile) is { } path)
             {
@@ -69,10 +69,12 @@ internal static class Output
 {
     public static void WriteWhole(string path, string text, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite)
     {
-        var temp = $"{path}.tmp-{Environment.ProcessId}";
+        // A random name, created new (never opened if something is there): only a file this process made is renamed or removed.
+        var temp = $"{path}.tmp-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8))}";
+        var stream = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = mode });
         try
         {
-            using (var stream = new FileStream(temp, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = mode }))
+            using (stream)
             {
                 stream.Write(System.Text.Encoding.UTF8.GetBytes(text));
                 stream.Flush(flushToDisk: true);

@@ -40,6 +40,7 @@ public static class Program
             EvidenceCommand.Create(console),
             ReportCommand.Create(console),
             ProfilesCommand.Create(console),
+            VersionCommand.Create(console),
         };
         return await root.Parse(args).InvokeAsync(
             new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = null }, ct);

@@ -50,15 +50,21 @@ public static class Workflow
     /// harden check: plans (read-only) and turns the plan into a control per module, then adds what
     /// only probes can see (sshd -T, the PAM stack, encryption, the clock, backups, MFA, the BAA).
     /// </summary>
-    public static async Task<Checking.CheckReport> CheckAsync(PlanRequest request, HostRoot root, Execution.ICommandRunner runner, DateTimeOffset now, CancellationToken ct)
+    public static async Task<(Checking.CheckReport Report, Plan Plan)> CheckAsync(PlanRequest request, HostRoot root, Execution.ICommandRunner runner, DateTimeOffset now, CancellationToken ct)
     {
         var plan = CreatePlan(request, root);
         var profile = ProfileLoader.Load(plan.Request!.Profile!);
-        var controls = Checking.ComplianceCheck.Controls(profile, plan)
-            .AddRange(await new Checking.HostProbes(root, runner).RunAsync(plan, plan.Variables, ct));
-        return new Checking.CheckReport(Checking.CheckReport.CurrentFormatVersion, ToolVersion, plan.Profile, HostName(root), root.Path, root.IsLive,
-            plan.Platform ?? "", now, Checking.CheckReport.CountOf(controls), controls);
+        var probes = new Checking.HostProbes(root, new Checking.TimeLimitedRunner(runner, ProbeLimit))
+        {
+            BackupLogDirectory = plan.Variables.GetValueOrDefault("backup_log_directory", "/var/log/hipaa-backup"),
+        };
+        var controls = Checking.ComplianceCheck.Controls(profile, plan).AddRange(await probes.RunAsync(plan, plan.Variables, ct));
+        return (new Checking.CheckReport(Checking.CheckReport.CurrentFormatVersion, ToolVersion, plan.Profile, HostName(root), root.Path, root.IsLive,
+            plan.Platform ?? "", now, Checking.CheckReport.CountOf(controls), controls), plan);
     }
+
+    /// <summary>How long one read-only program of check or evidence may run (sshd -T, lastb, openssl).</summary>
+    public static readonly TimeSpan ProbeLimit = TimeSpan.FromSeconds(60);
 
     /// <summary>harden's version as built (the informational version carries the commit when the build knows it).</summary>
     public static string ToolVersion =>
@@ -71,7 +77,8 @@ public static class Workflow
         if (root.IsLive) return Environment.MachineName;
         var (_, content) = root.Read("/etc/hostname", 4096);
         var name = content is null ? "" : System.Text.Encoding.UTF8.GetString(content).Split('\n')[0].Trim();
-        return name.Length > 0 && !name.Any(char.IsControl) ? name : "(unnamed image)";
+        // Only what hostname(7) allows: a report header cannot be made to say something else.
+        return name.Length is > 0 and <= 253 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.') ? name : "(unnamed image)";
     }
 
     /// <summary>The shipped profile whose <c>supports</c> names this release.</summary>

@@ -168,14 +168,18 @@ public sealed class AuditorDepthUnitTests
                     .Add("userns", F("profile chrome /opt/chrome flags=(unconfined) {\n}\n"))
                     .Add("forced", F("/usr/bin/f {\n}\n"))
                     .Add("old.dpkg-old", F("/usr/bin/o flags=(complain) {\n}\n"))
-                    .Add("odd\nname", F("/usr/bin/n flags=(complain) {\n}\n"))),
-            Listings = ImmutableDictionary<string, ImmutableArray<string>>.Empty.Add(AppArmorProfiles.ForceComplainFolder, ["forced"]),
+                    .Add("odd\nname", F("/usr/bin/n flags=(complain) {\n}\n"))
+                    .Add("noflags", F("/usr/sbin/chronyd (attach_disconnected, complain)\n{\n  signal (send) set=(term) peer=x,\n}\n"))
+                    .Add("rules-only", F("/usr/bin/r {\n  signal (receive) set=(complain),\n}\n"))
+                    .Add("off", F("/usr/bin/off flags=(complain) {\n}\n"))),
+            Listings = ImmutableDictionary<string, ImmutableArray<string>>.Empty.Add(AppArmorProfiles.ForceComplainFolder, ["forced"]).Add(AppArmorProfiles.DisableFolder, ["off"]),
         };
         var findings = AppArmorProfiles.Findings(host).ToList();
-        Assert.That(findings.Select(f => f[..f.IndexOf(' ')]), Is.EqualTo(new[] { "/etc/apparmor.d/b", "/etc/apparmor.d/forced", "/etc/apparmor.d/usr.sbin.a" }));
+        Assert.That(findings.Select(f => f[..f.IndexOf(' ')]), Is.EqualTo(new[] { "/etc/apparmor.d/b", "/etc/apparmor.d/forced", "/etc/apparmor.d/noflags", "/etc/apparmor.d/usr.sbin.a" }),
+            "flags= is optional and { may follow on the next line; a rule is not a header; a disabled profile is never loaded");
         Assert.That(findings[0], Does.Contain("for b, child;"));
         Assert.That(findings[1], Does.Contain("forced into complain mode by /etc/apparmor.d/force-complain/forced"));
-        Assert.That(findings[2], Does.Contain("for /usr/sbin/a;").And.Contain("aa-enforce /etc/apparmor.d/usr.sbin.a"));
+        Assert.That(findings[3], Does.Contain("for /usr/sbin/a;").And.Contain("aa-enforce /etc/apparmor.d/usr.sbin.a"));
     }
 
     [Test]

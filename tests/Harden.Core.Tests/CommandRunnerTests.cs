@@ -39,4 +39,16 @@ public class CommandRunnerTests
             dir.Delete(recursive: true);
         }
     }
+
+    [Test]
+    public async Task A_read_only_program_that_runs_past_the_limit_is_stopped_and_recorded_as_timed_out()
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var result = await new Harden.Checking.TimeLimitedRunner(new CliWrapCommandRunner(HostRoot.Open("/")), TimeSpan.FromSeconds(1)).RunAsync(["sleep", "30"], CancellationToken.None);
+        Assert.That(result.ExitCode, Is.EqualTo(124));
+        Assert.That(result.StandardError, Does.Contain("sleep did not finish within 1 s"));
+        Assert.That(watch.Elapsed, Is.LessThan(TimeSpan.FromSeconds(20)), "stopped, not waited on");
+        var quick = await new Harden.Checking.TimeLimitedRunner(new CliWrapCommandRunner(HostRoot.Open("/")), TimeSpan.FromSeconds(30)).RunAsync(["true"], CancellationToken.None);
+        Assert.That(quick.ExitCode, Is.Zero);
+    }
 }

@@ -24,7 +24,7 @@ public sealed class ComplianceCheckTests
     public void Every_module_is_a_control_with_its_citations_titled_and_skipped_ones_not_applicable()
     {
         var controls = ComplianceCheck.Controls(Profile, PlanOn(Empty()));
-        Assert.That(controls.Select(c => c.Id), Is.EqualTo(Profile.Modules.Select(m => m.Id)));
+        Assert.That(controls.Select(c => c.Id), Is.EqualTo(Profile.Modules.Select(m => m.Id).Append("plan-warnings")));
         var audit = controls.Single(c => c.Id == "audit");
         Assert.That(audit.Status, Is.EqualTo(ControlStatus.Fail));
         Assert.That(audit.Citations.Select(c => (c.Section, c.Title)), Does.Contain(("164.312(b)", "Audit controls")));
@@ -83,5 +83,26 @@ public sealed class ComplianceCheckTests
         var path = Path.Combine(dir.Path, "p.yaml");
         File.WriteAllText(path, "name: p\nvariables:\n  harden_settings:\n    type: string\n    default: x\n");
         Assert.That(() => ProfileLoader.Load(path), Throws.TypeOf<HardenException>().With.Message.Contains("is reserved"));
+    }
+
+    [Test]
+    public void Listening_endpoints_are_read_from_proc_net_tcp_in_kernel_byte_order()
+    {
+        string[] tcp4 =
+        [
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+            "   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1234 1 0000000000000000 100 0 0 10 0",
+            "   1: 0100007F:0277 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1235 1 0000000000000000 100 0 0 10 0",
+            "   2: 0100007F:8C8A 0100007F:0016 01 00000000:00000000 00:00000000 00000000     0        0 1236 1 0000000000000000 100 0 0 10 0",
+            "   3: 0F02000A:01BB 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1237 1 0000000000000000 100 0 0 10 0",
+        ];
+        string[] tcp6 =
+        [
+            "  sl  local_address                         remote_address                        st",
+            "   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000",
+            "   1: 00000000000000000000000001000000:0277 00000000000000000000000000000000:0000 0A 00000000:00000000",
+        ];
+        Assert.That(HostProbes.ListeningEndpoints(tcp4, tcp6), Is.EqualTo(new[] { "127.0.0.1:22", "127.0.0.1:631", "10.0.2.15:443", "[::1]:22", "[::1]:631" }));
+        Assert.That(HostProbes.ListeningEndpoints(tcp4, tcp6, limit: 2), Has.Count.EqualTo(2));
     }
 }

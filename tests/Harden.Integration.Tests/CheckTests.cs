@@ -158,6 +158,10 @@ public sealed class CheckTests : RootTest
             await File.WriteAllTextAsync(Root.Map("/etc/audit/rules.d/hipaa.rules"), "-w /etc/passwd -p wa -k identity\n");
             var drifted = await CheckAs("clinic-app");
 
+            // A host's file that claims no failures is counted from its controls, not its claim.
+            var claim = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(await File.ReadAllTextAsync(drifted))!;
+            claim["counts"] = JsonSerializer.SerializeToElement(new { pass = 99, fail = 0, not_applicable = 0, manual = 0 });
+            await File.WriteAllTextAsync(drifted, JsonSerializer.Serialize(claim));
             var json = await Harden("report", "merge", fresh, converged, drifted, "--format", "json");
             Assert.That(json.ExitCode, Is.EqualTo(2), "hosts fail, so the fleet does\n" + json);
             using var fleet = JsonDocument.Parse(json.Out);
@@ -184,6 +188,19 @@ public sealed class CheckTests : RootTest
         {
             dir.Delete(recursive: true);
         }
+    }
+
+    /// <summary>An sshd include that plan cannot follow (a symlink) makes sshd's effective settings unverifiable: check fails, never passes.</summary>
+    [Test]
+    public async Task An_sshd_include_nobody_can_verify_fails_the_check()
+    {
+        var args = await WithOperatorAsync();
+        Assert.That((await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args])).ExitCode, Is.Zero);
+        await File.WriteAllTextAsync(Root.Map("/etc/ssh/local-match"), "Match User alice\n PasswordAuthentication yes\n");
+        File.CreateSymbolicLink(Root.Map("/etc/ssh/sshd_config.d/zz-local.conf"), "../local-match");
+        var check = await Harden(["check", "--profile", "debian-hipaa", .. CheckArgs(args)]);
+        Assert.That(check.ExitCode, Is.EqualTo(2), check.ToString());
+        Assert.That(check.Out, Does.Contain("fail           plan-warnings: ").And.Contain("zz-local.conf is a symlink"));
     }
 
     /// <summary>check takes the profile's arguments but not --operator (it changes nothing, so no one can be locked out).</summary>

@@ -21,6 +21,18 @@ public sealed class CliTests
     }
 
     [Test]
+    public async Task Version_names_the_commit_and_the_embedded_profiles()
+    {
+        var run = await HardenCli.RunAsync("version");
+        Assert.That(run.ExitCode, Is.Zero, run.ToString());
+        var commit = (await CliWrap.Buffered.BufferedCommandExtensions.ExecuteBufferedAsync(CliWrap.Cli.Wrap("git")
+            .WithArguments(["-C", ShippedArtifactsTests.RepoRoot, "rev-parse", "HEAD"]).WithValidation(CliWrap.CommandResultValidation.None))).StandardOutput.Trim();
+        Assert.That(run.Out, Does.Match(@"^harden \d+\.\d+\.\d+\n"));
+        if (commit.Length == 40) Assert.That(run.Out, Does.Contain($"commit: {commit}"), "the build stamps the commit it was made from");
+        Assert.That(run.Out, Does.Contain("  debian-hipaa (debian 11, debian 12, debian 13)").And.Contain("  ubuntu-hipaa (ubuntu 22.04, ubuntu 24.04)"));
+    }
+
+    [Test]
     public async Task Unknown_profile_in_show_is_an_error_listing_the_known_ones()
     {
         var show = await HardenCli.RunAsync("profiles", "show", "rhel-hipaa");

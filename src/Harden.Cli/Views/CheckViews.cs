@@ -49,16 +49,18 @@ public sealed class TextCheckView : ICheckView
     public string Render(CheckReport report)
     {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"Check of profile {report.Profile} on {report.Host} ({report.Platform}){(report.Live ? "" : $", offline root {report.Root}")}, {report.Time:yyyy-MM-dd HH:mm:ss}Z\n\n");
+        sb.Append(CultureInfo.InvariantCulture, $"Check of profile {report.Profile} on {Profiles.VariableDefinition.Printable(report.Host)} ({Profiles.VariableDefinition.Printable(report.Platform)}){(report.Live ? "" : $", offline root {report.Root}")}, {report.Time:yyyy-MM-dd HH:mm:ss}Z\n\n");
+        // Text from the host (account names, file names, log lines) goes to a terminal: shown escaped, one line each.
+        static string P(string text) => Profiles.VariableDefinition.Printable(text);
         foreach (var control in report.Controls)
         {
             sb.Append(CultureInfo.InvariantCulture, $"{ICheckView.Word(control.Status),-14} {control.Id}: {control.Title}  [{ICheckView.Citations(control)}]\n");
-            if (control.Status is ControlStatus.Fail or ControlStatus.Manual || control.Status == ControlStatus.NotApplicable)
-                sb.Append(CultureInfo.InvariantCulture, $"               {control.Summary}\n");
+            if (control.Status != ControlStatus.Pass)
+                sb.Append(CultureInfo.InvariantCulture, $"               {P(control.Summary)}\n");
             foreach (var finding in control.Findings.Where(f => !f.Passed))
             {
-                sb.Append(CultureInfo.InvariantCulture, $"               - {finding.Subject}: found {finding.Found}; wanted {finding.Wanted}\n");
-                if (finding.Command.Length > 0) sb.Append(CultureInfo.InvariantCulture, $"                 see: {finding.Command}\n");
+                sb.Append(CultureInfo.InvariantCulture, $"               - {P(finding.Subject)}: found {P(finding.Found)}; wanted {P(finding.Wanted)}\n");
+                if (finding.Command.Length > 0) sb.Append(CultureInfo.InvariantCulture, $"                 see: {P(finding.Command)}\n");
             }
         }
         var c = report.Counts;
@@ -75,8 +77,8 @@ public sealed class JUnitCheckView : ICheckView
 {
     public string Render(CheckReport report)
     {
-        var sb = new StringBuilder();
-        using (var w = XmlWriter.Create(sb, new XmlWriterSettings { Indent = true, OmitXmlDeclaration = false, Encoding = Encoding.UTF8, CheckCharacters = true }))
+        using var text = new Utf8StringWriter();
+        using (var w = XmlWriter.Create(text, new XmlWriterSettings { Indent = true, OmitXmlDeclaration = false, Encoding = Encoding.UTF8, CheckCharacters = true }))
         {
             var c = report.Counts;
             var skipped = (c.NotApplicable + c.Manual).ToString(CultureInfo.InvariantCulture);
@@ -121,8 +123,15 @@ public sealed class JUnitCheckView : ICheckView
             w.WriteEndElement();
             w.WriteEndElement();
         }
-        // XmlWriter over a StringBuilder declares utf-16; the file is written as UTF-8.
-        return sb.ToString().Replace("encoding=\"utf-16\"", "encoding=\"utf-8\"", StringComparison.Ordinal) + "\n";
+        return text + "\n";
+    }
+
+    /// <summary>A string writer that declares UTF-8, the encoding the report is written in (a plain one says utf-16).</summary>
+    private sealed class Utf8StringWriter : StringWriter
+    {
+        public Utf8StringWriter() : base(CultureInfo.InvariantCulture) { }
+
+        public override Encoding Encoding => Encoding.UTF8;
     }
 
     /// <summary>Text from the host (file names, account names) may hold characters XML cannot carry.</summary>

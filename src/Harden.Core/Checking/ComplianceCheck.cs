@@ -35,7 +35,24 @@ public static class ComplianceCheck
             var summary = failed == 0 ? $"{findings.Count} item(s) checked, all as wanted" : $"{failed} of {findings.Count} item(s) not as wanted";
             controls.Add(new Control(module.Id, module.Title, citations, failed == 0 ? ControlStatus.Pass : ControlStatus.Fail, summary, [.. findings]));
         }
+        controls.Add(PlanWarnings(plan));
         return controls.ToImmutable();
+    }
+
+    /// <summary>
+    /// What plan warns about outside any module: sshd configuration it cannot verify (a linked
+    /// include, a Match block sshd -T -C cannot test, no Include before Match) and an unfinished run
+    /// fail, since nobody can vouch for the effective state; the rest is for a person to review.
+    /// </summary>
+    private static Control PlanWarnings(Plan plan)
+    {
+        var warnings = plan.Warnings.Where(w => !w.StartsWith("module ", StringComparison.Ordinal))
+            .Concat(plan.LockoutRisk is { } risk ? [risk] : []).ToList();
+        static bool Unverifiable(string w) => w.Contains("sshd", StringComparison.Ordinal) || w.Contains("Match", StringComparison.Ordinal) || w.Contains("did not finish", StringComparison.Ordinal);
+        var findings = warnings.Select(w => new Finding("plan", false, w, "nothing to warn about", Reproduce(plan))).ToImmutableArray();
+        var status = warnings.Count == 0 ? ControlStatus.Pass : warnings.Any(Unverifiable) ? ControlStatus.Fail : ControlStatus.Manual;
+        return new Control("plan-warnings", "Nothing on the host that plan cannot verify or warns about", [Cite("164.312(a)(1)"), Cite("164.312(b)")], status,
+            warnings.Count == 0 ? "plan has no warnings" : $"{warnings.Count} warning(s){(status == ControlStatus.Fail ? ", some about settings nobody can verify" : " to review")}", findings);
     }
 
     public static Citation Cite(string citation) => new(citation, HipaaSections.Title(citation));

@@ -65,7 +65,10 @@ public sealed record FleetReport(
                 throw new HardenException($"check report '{path}' has format_version {report.FormatVersion}; this harden reads {CheckReport.CurrentFormatVersion}");
             if (report.Controls.IsDefault || report.Host is null || report.Counts is null)
                 throw new HardenException($"check report '{path}' is incomplete (no host, counts or controls)");
-            return report;
+            if (report.Controls.Any(c => c is null || c.Citations.IsDefault || c.Findings.IsDefault || c.Citations.Any(ci => ci is null) || c.Findings.Any(f => f is null) || !Enum.IsDefined(c.Status)))
+                throw new HardenException($"check report '{path}' has a control that is null, lacks citations or findings, or has an unknown status");
+            // The totals are the controls', never the file's own claim: an edited count cannot turn a failing host into a passing one.
+            return report with { Counts = CheckReport.CountOf(report.Controls) };
         }
         catch (JsonException e)
         {

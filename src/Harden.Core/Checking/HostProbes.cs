@@ -14,6 +14,9 @@ namespace Harden.Checking;
 /// </summary>
 public sealed class HostProbes(HostRoot root, ICommandRunner runner)
 {
+    /// <summary>Paths the profile chose (the backup log folder), with the shipped defaults.</summary>
+    public string BackupLogDirectory { get; init; } = "/var/log/hipaa-backup";
+
     public async Task<ImmutableArray<Control>> RunAsync(Plan plan, ImmutableSortedDictionary<string, string> variables, CancellationToken ct)
     {
         var controls = ImmutableArray.CreateBuilder<Control>();
@@ -22,8 +25,9 @@ public sealed class HostProbes(HostRoot root, ICommandRunner runner)
         if (active.Contains("account-lockout")) controls.Add(PamStack(plan));
         controls.Add(Encryption(plan, variables));
         controls.Add(await TimeSyncAsync(plan, ct));
+        controls.Add(await TlsAsync(ct));
         controls.Add(await BackupsAsync(plan, active.Contains("backups"), ct));
-        controls.Add(MultiFactor(plan));
+        controls.Add(await MultiFactorAsync(ct));
         controls.Add(Agreement(variables));
         return controls.ToImmutable();
     }
@@ -67,7 +71,7 @@ public sealed class HostProbes(HostRoot root, ICommandRunner runner)
         var findings = wanted.Where(w => w.Module != "pam_pwhistory.so" || plan.Changes.Any(c => c.Module == "password-history")).Select(w =>
         {
             var lines = Lines(w.File).Where(l => !l.TrimStart().StartsWith('#') && l.Contains(w.Module, StringComparison.Ordinal)).ToList();
-            return new Finding($"{w.File}: {w.Module}", lines.Count > 0, lines.Count > 0 ? string.Join(" | ", lines.Select(l => l.Trim())) : "not in the stack",
+            return new Finding($"{w.File}: {w.Module}", lines.Count > 0, lines.Count > 0 ? Profiles.VariableDefinition.Printable(string.Join(" | ", lines.Select(l => l.Trim()))) : "not in the stack",
                 $"{w.Module} in the stack", Run($"grep -n {w.Module} {w.File}"));
         }).ToList();
         var failed = findings.Count(f => !f.Passed);
@@ -95,7 +99,8 @@ public sealed class HostProbes(HostRoot root, ICommandRunner runner)
         var mounts = Mounts();
         var findings = folders.Select(folder =>
         {
-            var mount = mounts.Where(m => folder == m.Point || folder.StartsWith(m.Point.TrimEnd('/') + "/", StringComparison.Ordinal)).MaxBy(m => m.Point.Length);
+            // The last mount listed at the longest point is the one on top (an earlier one there is hidden under it).
+            var mount = mounts.Where(m => folder == m.Point || folder.StartsWith(m.Point.TrimEnd('/') + "/", StringComparison.Ordinal)).OrderBy(m => m.Point.Length).LastOrDefault();
             if (mount is null) return new Finding(folder, false, "no mount found", "on a dm-crypt device", "findmnt -T " + folder);
             var chain = CryptChain(mount.Device);
             return new Finding(folder, chain is not null, chain is not null ? $"{mount.Point} on {mount.Source}, through {chain}" : $"{mount.Point} on {mount.Source} ({mount.FsType}), no dm-crypt layer",
@@ -155,6 +160,63 @@ public sealed class HostProbes(HostRoot root, ICommandRunner runner)
             [new("NTPSynchronized", synced, result.Succeeded ? result.StandardOutput.Trim() : $"timedatectl failed: {result.Message}", "yes", "timedatectl show --property=NTPSynchronized")]);
     }
 
+    /// <summary>Listening TCP ports from /proc/net/tcp{,6}: the address to reach each from this host, at most <paramref name="limit"/>.</summary>
+    public static IReadOnlyList<string> ListeningEndpoints(IEnumerable<string> tcp4, IEnumerable<string> tcp6, int limit = 32)
+    {
+        static IEnumerable<string> Parse(IEnumerable<string> lines, bool v6) => lines.Skip(1)
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(f => f.Length > 3 && f[3] == "0A" && f[1].Contains(':', StringComparison.Ordinal))
+            .Select(f =>
+            {
+                var (addr, port) = (f[1][..f[1].IndexOf(':', StringComparison.Ordinal)], Convert.ToInt32(f[1][(f[1].IndexOf(':', StringComparison.Ordinal) + 1)..], 16));
+                if (!v6)
+                {
+                    var bytes = Convert.FromHexString(addr);
+                    Array.Reverse(bytes);
+                    var ip = new System.Net.IPAddress(bytes);
+                    return System.Net.IPAddress.Any.Equals(ip) ? $"127.0.0.1:{port}" : $"{ip}:{port}";
+                }
+                var raw = Convert.FromHexString(addr);
+                for (var i = 0; i < 16; i += 4) Array.Reverse(raw, i, 4);
+                var ip6 = new System.Net.IPAddress(raw);
+                return System.Net.IPAddress.IPv6Any.Equals(ip6) ? $"[::1]:{port}" : $"[{ip6}]:{port}";
+            });
+        return [.. Parse(tcp4, false).Concat(Parse(tcp6, true)).Distinct(StringComparer.Ordinal).Take(limit)];
+    }
+
+    /// <summary>
+    /// Every listening TCP service is offered a TLS handshake: those that speak TLS must refuse
+    /// TLS 1.0 and 1.1 (transmission security). Measured with openssl s_client, 5 s per attempt.
+    /// </summary>
+    private async Task<Control> TlsAsync(CancellationToken ct)
+    {
+        const string id = "tls-versions", title = "Services that speak TLS refuse TLS 1.0 and 1.1";
+        string[] citations = ["164.312(e)(1)", "164.312(e)(2)(ii)"];
+        if (!root.IsLive)
+            return Make(id, title, citations, ControlStatus.NotApplicable, "an offline image has no listening services", []);
+        static IEnumerable<string> Lines(string path) => File.Exists(path) ? File.ReadLines(path) : [];
+        var endpoints = ListeningEndpoints(Lines("/proc/net/tcp"), Lines("/proc/net/tcp6"));
+        var findings = new List<Finding>();
+        foreach (var endpoint in endpoints)
+        {
+            async Task<CommandResult> Handshake(params string[] version) =>
+                await runner.RunAsync(["timeout", "5", "openssl", "s_client", "-connect", endpoint, "-brief", .. version], ct);
+            var modern = await Handshake("-tls1_2");
+            if (modern.ExitCode == 127 || modern.StandardError.Contains("openssl: No such file", StringComparison.Ordinal))
+                return Make(id, title, citations, ControlStatus.Manual, "openssl is not installed, so TLS versions were not measured (apt install openssl)", []);
+            if (!modern.Succeeded) modern = await Handshake("-tls1_3");
+            if (!modern.Succeeded) continue;
+            var old = await Handshake("-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0");
+            findings.Add(new Finding(endpoint, !old.Succeeded, old.Succeeded ? "accepts TLS 1.1" : "refuses TLS 1.1 and older", "TLS 1.2 or 1.3 only",
+                $"openssl s_client -connect {endpoint} -tls1_1 -cipher DEFAULT@SECLEVEL=0 </dev/null"));
+        }
+        if (findings.Count == 0)
+            return Make(id, title, citations, ControlStatus.NotApplicable, $"none of the {endpoints.Count} listening TCP port(s) speaks TLS", []);
+        var weak = findings.Count(f => !f.Passed);
+        return Make(id, title, citations, weak == 0 ? ControlStatus.Pass : ControlStatus.Fail,
+            weak == 0 ? $"{findings.Count} TLS service(s), none accepts TLS 1.1 or older" : $"{weak} of {findings.Count} TLS service(s) accept TLS 1.1 or older", findings);
+    }
+
     private async Task<Control> BackupsAsync(Plan plan, bool configured, CancellationToken ct)
     {
         const string id = "backup-evidence", title = "A PHI backup ran and a test restore passed";
@@ -162,9 +224,14 @@ public sealed class HostProbes(HostRoot root, ICommandRunner runner)
         if (!configured)
             return Make(id, title, citations, ControlStatus.Manual, "no restic repository configured (set backup_repository and backup_password_file), or backups are made another way: record how", []);
         var findings = new List<Finding>();
-        var log = Lines("/var/log/hipaa-backup/restore-tests.log").Where(l => l.Length > 0).LastOrDefault();
-        findings.Add(new("last test restore", log?.Contains("passed", StringComparison.Ordinal) == true, log ?? "no test restore recorded yet",
-            "a passed test restore", Run("tail -n 1 /var/log/hipaa-backup/restore-tests.log")));
+        var logFile = $"{BackupLogDirectory}/restore-tests.log";
+        var log = Lines(logFile).Where(l => l.Length > 0).LastOrDefault();
+        // hipaa-restore-test writes "<ISO time> restore test passed: …"; only such a line, from the last 40 days, counts.
+        var passed = log is not null && System.Text.RegularExpressions.Regex.Match(log, @"^(\S+) restore test passed:") is { Success: true } m
+            && DateTimeOffset.TryParse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var restoredAt)
+            && DateTimeOffset.UtcNow - restoredAt < TimeSpan.FromDays(40);
+        findings.Add(new("last test restore", passed, log is null ? "no test restore recorded yet" : Profiles.VariableDefinition.Printable(log),
+            "a test restore passed in the last 40 days", Run($"tail -n 1 {logFile}")));
         if (root.IsLive)
         {
             var show = await runner.RunAsync(["systemctl", "show", "hipaa-backup.service", "--property=ExecMainStatus", "--property=ExecMainExitTimestamp"], ct);
@@ -179,14 +246,31 @@ public sealed class HostProbes(HostRoot root, ICommandRunner runner)
             failed == 0 ? "backup and test restore recorded" : "no successful backup or test restore recorded yet: run them once and check again", findings);
     }
 
-    private Control MultiFactor(Plan plan)
+    /// <summary>
+    /// A second factor counts only when sshd asks for it: a required (not nullok) PAM module in
+    /// /etc/pam.d/sshd, keyboard-interactive enabled, and AuthenticationMethods naming it (sshd -T).
+    /// </summary>
+    private async Task<Control> MultiFactorAsync(CancellationToken ct)
     {
         string[] modules = ["pam_google_authenticator.so", "pam_oath.so", "pam_u2f.so", "pam_duo.so", "pam_yubico.so"];
-        var found = Lines("/etc/pam.d/sshd").Where(l => !l.TrimStart().StartsWith('#')).SelectMany(l => modules.Where(m => l.Contains(m, StringComparison.Ordinal))).Distinct().ToList();
-        var finding = new Finding("/etc/pam.d/sshd", found.Count > 0, found.Count > 0 ? string.Join(", ", found) : "no second-factor PAM module", "a second factor for SSH logins",
-            Run("grep -nE 'pam_(google_authenticator|oath|u2f|duo|yubico)' /etc/pam.d/sshd"));
-        return Make("ssh-multi-factor", "Multi-factor authentication for SSH", ["164.312(d)"], found.Count > 0 ? ControlStatus.Pass : ControlStatus.Manual,
-            found.Count > 0 ? "a second factor is configured" : "keys only: record whether a second factor is required (VPN, bastion) or add one", [finding]);
+        var pam = Lines("/etc/pam.d/sshd").Select(l => l.Trim()).Where(l => !l.StartsWith('#') && modules.Any(m => l.Contains(m, StringComparison.Ordinal))).ToList();
+        var enforced = pam.Where(l => l.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries) is { Length: > 2 } f && f[0] == "auth"
+            && (f[1] is "required" or "requisite" || f[1].StartsWith('[')) && !l.Contains("nullok", StringComparison.Ordinal)).ToList();
+        var sshd = await runner.RunAsync(["sshd", "-T"], ct);
+        var effective = sshd.StandardOutput.Split('\n').Select(l => l.Split(' ', 2)).Where(p => p.Length == 2).GroupBy(p => p[0]).ToDictionary(g => g.Key, g => g.First()[1].Trim());
+        var methods = effective.GetValueOrDefault("authenticationmethods", "(sshd -T failed)");
+        var keyboard = effective.GetValueOrDefault("kbdinteractiveauthentication", "no") == "yes";
+        var asked = methods.Contains("keyboard-interactive", StringComparison.Ordinal) && keyboard;
+        var findings = new List<Finding>
+        {
+            new("/etc/pam.d/sshd", enforced.Count > 0, pam.Count == 0 ? "no second-factor PAM module" : Profiles.VariableDefinition.Printable(string.Join(" | ", pam)),
+                "a second-factor module as required, without nullok", Run("grep -nE 'pam_(google_authenticator|oath|u2f|duo|yubico)' /etc/pam.d/sshd")),
+            new("sshd -T: authenticationmethods", asked, $"authenticationmethods {methods}, kbdinteractiveauthentication {(keyboard ? "yes" : "no")}",
+                "publickey,keyboard-interactive (and kbdinteractiveauthentication yes)", Run("sshd -T")),
+        };
+        var present = findings.All(f => f.Passed);
+        return Make("ssh-multi-factor", "Multi-factor authentication for SSH", ["164.312(d)"], present ? ControlStatus.Pass : ControlStatus.Manual,
+            present ? "sshd requires a key and a second factor" : "sshd does not require a second factor: record whether one is required elsewhere (VPN, bastion) or add one", findings);
     }
 
     private static Control Agreement(ImmutableSortedDictionary<string, string> variables)

@@ -46,18 +46,26 @@ public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
     /// <summary>The ssh-keygen -Y namespace of a bundle's signature, so it cannot be passed off as a signature of anything else.</summary>
     public const string SignatureNamespace = "harden-evidence";
 
+    /// <summary>Where the drift timer keeps its report (the profile's drift_check_report).</summary>
+    public string DriftReport { get; init; } = "/var/lib/harden/last-check.json";
+
     public async Task<EvidenceManifest> WriteAsync(string outDir, CheckReport check, string? signingKey, Action<string> progress, CancellationToken ct)
     {
-        var target = System.IO.Path.GetFullPath(outDir);
+        var target = System.IO.Path.GetFullPath(outDir).TrimEnd('/');
+        if (target.Length == 0) throw new HardenException("--out / is not a new folder");
         if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
             throw new HardenException($"--out {outDir} exists and is not empty; name a new folder (evidence is never mixed with older files)");
         if (File.Exists(target)) throw new HardenException($"--out {outDir} is a file; name a new folder");
         var parent = System.IO.Path.GetDirectoryName(target) ?? "/";
         if (!Directory.Exists(parent)) throw new HardenException($"the folder {parent} for --out does not exist");
-        var staging = System.IO.Path.Combine(parent, $".{System.IO.Path.GetFileName(target)}.tmp-{Environment.ProcessId}");
-        Directory.CreateDirectory(staging, PrivateFolder);
+        // A random name made by mkdir itself (which fails on anything already there, a link included):
+        // in a shared parent nobody can hand harden a folder of theirs to fill.
+        var staging = System.IO.Path.Combine(parent, $".{System.IO.Path.GetFileName(target)}.tmp-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}");
+        if (Native.TryMkdir(staging, (uint)PrivateFolder) is var errno and not 0)
+            throw new HardenException($"cannot create {staging}: {Native.Describe(errno)}");
         try
         {
+            Written.Clear();
             var items = new List<EvidenceItem>();
             foreach (var source in Sources(check))
             {
@@ -71,9 +79,9 @@ public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
             var manifest = new EvidenceManifest(EvidenceManifest.CurrentFormatVersion, check.Tool, check.Profile, check.Host, check.Root, check.Live,
                 check.Platform, check.Time, check.Counts, [.. items]);
             WriteFile(staging, ManifestFile, JsonSerializer.Serialize(manifest, HardenJson.Default.EvidenceManifest));
+            // The sums are of the bytes harden wrote, never read back: nothing swapped in between is vouched for.
             var sums = new StringBuilder();
-            foreach (var file in Directory.EnumerateFiles(staging, "*", SearchOption.AllDirectories).Select(f => System.IO.Path.GetRelativePath(staging, f)).Order(StringComparer.Ordinal))
-                sums.Append(CultureInfo($"{Digest(File.ReadAllBytes(System.IO.Path.Combine(staging, file)))}  {file}\n"));
+            foreach (var (file, digest) in Written) sums.Append(Invariant($"{digest}  {file}\n"));
             WriteFile(staging, SumsFile, sums.ToString());
             if (signingKey is not null) await SignAsync(System.IO.Path.Combine(staging, SumsFile), signingKey, ct);
             if (Directory.Exists(target)) Directory.Delete(target);
@@ -99,7 +107,10 @@ public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
         File.SetUnixFileMode(sums + ".sig", PrivateFile);
     }
 
-    private static string CultureInfo(FormattableString s) => FormattableString.Invariant(s);
+    private static string Invariant(FormattableString s) => FormattableString.Invariant(s);
+
+    /// <summary>Every file written to the bundle with the digest of the bytes written, by bundle path.</summary>
+    private readonly SortedDictionary<string, string> Written = new(StringComparer.Ordinal);
 
     private IEnumerable<Source> Sources(CheckReport check) =>
     [
@@ -114,7 +125,7 @@ public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
         new("firewall-config.txt", "firewall rules loaded at boot (/etc/nftables.conf)", Path: "/etc/nftables.conf"),
         new("listening-ports.txt", "listening TCP and UDP sockets and their programs (ss -tulpn)", ["ss", "-tulpn"], LiveOnly: true),
         new("accounts.txt", "interactive accounts (a login shell) and their last login", ["lastlog"], Text: () => AccountsText()),
-        new("password-aging.txt", "password aging of each interactive account (chage -l)", Text: () => "", Argv: ["sh", "-c", "for u in $(awk -F: '$7 !~ /(nologin|false)$/ {print $1}' /etc/passwd); do echo \"== $u\"; chage -l \"$u\"; done"]),
+        new("password-aging.txt", "password aging of each interactive account (chage -l)", Argv: ["sh", "-c", "for u in $(awk -F: '$7 !~ /(nologin|false)$/ {print $1}' /etc/passwd); do echo \"== $u\"; chage -l -- \"$u\"; done"]),
         new("login.defs.txt", "password policy defaults (/etc/login.defs)", Path: "/etc/login.defs"),
         new("pwquality.txt", "password strength (/etc/security/pwquality.conf)", Path: "/etc/security/pwquality.conf"),
         new("faillock.txt", "account lockout (/etc/security/faillock.conf)", Path: "/etc/security/faillock.conf"),
@@ -126,7 +137,7 @@ public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
         new("failed-logins.txt", "failed logins of the last 7 days (lastb)", ["lastb", "--since", "-7days"]),
         new("failed-logins-journal.txt", "failed SSH authentications of the last 7 days (journalctl)", ["journalctl", "--since", "-7d", "--no-pager", "--output", "short-iso", "--grep", "Failed password|Invalid user|authentication failure|maximum authentication attempts"], LiveOnly: true),
         new("packages.txt", "installed packages and versions (dpkg-query)", ["dpkg-query", "-W", "-f", "${Package} ${Version} ${Status}\\n"]),
-        new("last-check.json", "the drift timer's latest harden check", Path: "/var/lib/harden/last-check.json"),
+        new("last-check.json", "the drift timer's latest harden check", Path: DriftReport),
     ];
 
     private async Task<EvidenceItem> CollectAsync(string staging, Source source, CancellationToken ct)
@@ -150,7 +161,7 @@ public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
         var result = await runner.RunAsync(argv, ct);
         var status = result.ExitCode switch { 0 => "ok", 127 => "absent", _ => "failed" };
         var body = new StringBuilder(prefix);
-        body.Append(CultureInfo($"$ {(root.IsLive ? "" : $"chroot {root.Path} ")}{display}\n# exit {result.ExitCode}{(status == "absent" ? " (the program is not installed)" : "")}\n"));
+        body.Append(Invariant($"$ {(root.IsLive ? "" : $"chroot {root.Path} ")}{display}\n# exit {result.ExitCode}{(status == "absent" ? " (the program is not installed)" : "")}\n"));
         body.Append(result.StandardOutput);
         if (result.StandardError.Length > 0) body.Append("\n# stderr\n").Append(result.StandardError);
         return Write(staging, source.File, source.Title, display, result.ExitCode, status, body.ToString());
@@ -169,14 +180,15 @@ public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
     }
 
     private string HostText(CheckReport check) =>
-        CultureInfo($"host: {check.Host}\nrelease: {check.Platform}\ntarget: {(check.Live ? "this host (live)" : $"offline root {check.Root}")}\ncollected: {check.Time:yyyy-MM-dd'T'HH:mm:ss'Z'} by harden {check.Tool}\n\n");
+        Invariant($"host: {check.Host}\nrelease: {check.Platform}\ntarget: {(check.Live ? "this host (live)" : $"offline root {check.Root}")}\ncollected: {check.Time:yyyy-MM-dd'T'HH:mm:ss'Z'} by harden {check.Tool}\n\n");
 
     private string AccountsText()
     {
         var (_, content) = ReadTarget("/etc/passwd");
         var lines = content is null ? [] : Encoding.UTF8.GetString(content).Split('\n');
         var sb = new StringBuilder("# account:uid:home:shell (every account with a login shell)\n");
-        foreach (var fields in lines.Select(l => l.Split(':')).Where(f => f.Length >= 7 && !f[6].EndsWith("nologin", StringComparison.Ordinal) && !f[6].EndsWith("/false", StringComparison.Ordinal) && f[6].Length > 0))
+        // The same rule as everywhere else: an empty shell field is /bin/sh (passwd(5)).
+        foreach (var fields in lines.Select(l => l.Split(':')).Where(f => f.Length >= 7 && new UserAccount(f[0], 0, 0, f[5], f[6]).CanLogIn))
             sb.Append(Profiles.VariableDefinition.Printable($"{fields[0]}:{fields[2]}:{fields[5]}:{fields[6]}")).Append('\n');
         return sb.Append('\n').ToString();
     }
@@ -190,7 +202,7 @@ public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
         foreach (var run in valid.OrderBy(r => r.Record.Sequence))
         {
             var r = run.Record;
-            list.Append(CultureInfo($"{r.RunId}  {r.Sequence}  {r.Profile}  {r.State}  {r.Started:yyyy-MM-dd'T'HH:mm:ss'Z'}  {r.Finished?.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}  {r.Entries.Length}\n"));
+            list.Append(Profiles.VariableDefinition.Printable(Invariant($"{r.RunId}  {r.Sequence}  {r.Profile}  {r.State}  {r.Started:yyyy-MM-dd'T'HH:mm:ss'Z'}  {r.Finished?.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}  {r.Entries.Length}"))).Append('\n');
             yield return Write(staging, $"runs/{r.RunId}.json", $"harden run {r.RunId}", $"file {RunJournal.RunsDirectory}/{r.RunId}/manifest.json", null, "ok",
                 JsonSerializer.Serialize(r, HardenJson.Default.RunRecord));
         }
@@ -198,7 +210,7 @@ public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
         yield return Write(staging, "runs.txt", "every harden run on this host, oldest first", $"folder {RunJournal.RunsDirectory}", null, "ok", list.ToString());
     }
 
-    private static EvidenceItem Write(string staging, string file, string title, string source, int? exitCode, string status, string text)
+    private EvidenceItem Write(string staging, string file, string title, string source, int? exitCode, string status, string text)
     {
         // A note that something is missing is text, whatever the file would have been.
         if (status != "ok" && file.EndsWith(".json", StringComparison.Ordinal)) file = file[..^".json".Length] + ".txt";
@@ -206,9 +218,10 @@ public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
         return new EvidenceItem(file, title, source, exitCode, status, sha);
     }
 
-    private static string WriteFile(string staging, string file, string text)
+    private string WriteFile(string staging, string file, string text)
     {
         var bytes = Encoding.UTF8.GetBytes(text);
+        if (file != SumsFile) Written[file] = Digest(bytes);
         var path = System.IO.Path.Combine(staging, file);
         using (var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = PrivateFile }))
         {

@@ -38,8 +38,8 @@ public sealed record DirectoryState(bool Exists, UnixFileMode Mode, uint Uid, ui
 
 public sealed record UserAccount(string Name, uint Uid, uint Gid, string Home, string Shell = "/bin/sh")
 {
-    /// <summary>nologin and false refuse every session, key or not.</summary>
-    public bool CanLogIn => Shell.Length > 0 && !Shell.EndsWith("/nologin", StringComparison.Ordinal) && !Shell.EndsWith("/false", StringComparison.Ordinal);
+    /// <summary>nologin and false refuse every session, key or not; an empty shell field means /bin/sh (passwd(5)), which logs in.</summary>
+    public bool CanLogIn => !Shell.EndsWith("/nologin", StringComparison.Ordinal) && !Shell.EndsWith("/false", StringComparison.Ordinal);
 
     /// <summary>A person's account as Debian numbers them (UID 1000–59999) with a login shell.</summary>
     public bool IsHuman => Uid is >= 1000 and <= 59999 && CanLogIn;

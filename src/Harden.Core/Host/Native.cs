@@ -111,6 +111,9 @@ internal static unsafe partial class Native
 
     public static int TryMkdirAt(SafeFileHandle dir, string name, uint mode) => MkdirAtCall(Fd(dir), name, mode) == 0 ? 0 : Errno;
 
+    /// <summary>mkdir(2) by path: fails (EEXIST) when anything, a link included, is already there.</summary>
+    public static int TryMkdir(string path, uint mode) => MkdirAtCall(AtFdCwd, path, mode) == 0 ? 0 : Errno;
+
     public static int TryUnlinkAt(SafeFileHandle dir, string name, int flags) => UnlinkAtCall(Fd(dir), name, flags) == 0 ? 0 : Errno;
 
     public static void RenameAt(SafeFileHandle dir, string from, string to)

@@ -18,14 +18,17 @@ public static partial class AppArmorProfiles
     public const string Verifier = "apparmor";
     public const string ProfileFolder = "/etc/apparmor.d";
     public const string ForceComplainFolder = "/etc/apparmor.d/force-complain";
+    public const string DisableFolder = "/etc/apparmor.d/disable";
 
     public static IEnumerable<HostQuery> Needs =>
-        [new(HostQueryKind.FolderFiles, ProfileFolder), new(HostQueryKind.FolderNames, ForceComplainFolder)];
+        [new(HostQueryKind.FolderFiles, ProfileFolder), new(HostQueryKind.FolderNames, ForceComplainFolder), new(HostQueryKind.FolderNames, DisableFolder)];
 
     public static IEnumerable<string> Findings(HostSnapshot host)
     {
         var forced = host.FolderNames(ForceComplainFolder).Where(LoadedName().IsMatch).ToHashSet(StringComparer.Ordinal);
-        foreach (var (name, file) in host.FolderFiles(ProfileFolder).Where(kv => LoadedName().IsMatch(kv.Key)).OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        // A profile linked in disable/ is never loaded: it confines nothing either way (and is not in complain mode).
+        var disabled = host.FolderNames(DisableFolder).ToHashSet(StringComparer.Ordinal);
+        foreach (var (name, file) in host.FolderFiles(ProfileFolder).Where(kv => LoadedName().IsMatch(kv.Key) && !disabled.Contains(kv.Key)).OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             var complain = ComplainProfiles(file).ToList();
             if (complain.Count > 0)
@@ -42,7 +45,8 @@ public static partial class AppArmorProfiles
         foreach (var raw in Encoding.UTF8.GetString(file.Content).Split('\n'))
         {
             var line = raw.Trim();
-            if (line.StartsWith('#')) continue;
+            // Rules end with a comma; a header never does.
+            if (line.StartsWith('#') || line.EndsWith(',')) continue;
             var match = Header().Match(line);
             if (match.Success && match.Groups["flags"].Value.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries).Contains("complain", StringComparer.Ordinal))
                 yield return match.Groups["name"].Value;
@@ -53,7 +57,7 @@ public static partial class AppArmorProfiles
     [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9_.+-]*(?<!\.dpkg-new|\.dpkg-old|\.dpkg-dist|\.dpkg-bak|\.dpkg-remove|\.pacsave|\.pacnew|\.rpmnew|\.rpmsave|~)$")]
     private static partial Regex LoadedName();
 
-    /// <summary>A profile header: <c>[profile] NAME [ATTACHMENT] flags=(…) {</c>.</summary>
-    [GeneratedRegex(@"^(?:profile\s+)?(?<name>\S+)(?:\s+\S+)?\s+flags\s*=\s*\((?<flags>[^)]*)\)\s*\{")]
+    /// <summary>A profile header: <c>[profile] NAME [ATTACHMENT] [flags=](…) [{]</c> (apparmor.d(5): "flags=" may be left out, "{" may be on the next line).</summary>
+    [GeneratedRegex(@"^(?:profile\s+)?(?<name>[^\s(]+)(?:\s+[^\s(]+)?\s+(?:flags\s*=\s*)?\((?<flags>[^)]*)\)\s*(\{.*)?$")]
     private static partial Regex Header();
 }

@@ -147,8 +147,21 @@ public sealed class LiveHostTests(string suite)
         var sshd = await Must("sudo sshd -T");
         var shell = await Must("bash -lc 'echo TMOUT=$TMOUT'");
         var again = await _vm.SshAsync($"sudo harden plan --detailed-exitcode --set {Members}");
+        // check on the live host: the loaded rules, the kernel's settings, sshd -T and the probes only a running host has.
+        var check = await _vm.SshAsync($"sudo harden check --set {Members} --format json");
+        using var report = System.Text.Json.JsonDocument.Parse(check.StandardOutput);
+        var controls = report.RootElement.GetProperty("controls").EnumerateArray().ToDictionary(c => c.GetProperty("id").GetString()!, c => c.Clone());
+        string Status(string id) => controls[id].GetProperty("status").GetString()!;
         Assert.Multiple(async () =>
         {
+            Assert.That(report.RootElement.GetProperty("live").GetBoolean(), check.ToString());
+            foreach (var id in (string[])["audit", "kernel-sysctl", "ssh-effective", "pam-stack", "password-aging"])
+                Assert.That(Status(id), Is.EqualTo("pass"), $"{id}\n{controls[id]}");
+            Assert.That(Status("encryption-at-rest"), Is.EqualTo("manual"), "the VM's disk has no dm-crypt layer");
+            Assert.That(controls["encryption-at-rest"].GetProperty("findings")[0].GetProperty("found").GetString(), Does.Contain("no dm-crypt layer"));
+            Assert.That(Status("tls-versions"), Is.EqualTo("not-applicable"), "sshd is the only listener and speaks no TLS\n" + controls["tls-versions"]);
+            Assert.That(controls["tls-versions"].GetProperty("summary").GetString(), Does.Match(@"none of the \d+ listening TCP port\(s\) speaks TLS"));
+            Assert.That(Status("time-synchronised"), Is.AnyOf("pass", "fail"), "measured with timedatectl, never skipped on a live host");
             Assert.That((await _vm.SshAsync("systemctl is-active auditd")).StandardOutput.Trim(), Is.EqualTo("active"));
             Assert.That(RuleLines(loaded), Has.Count.EqualTo(RuleLines(compiled).Count), $"every rule is loaded at boot\n{loaded}");
             Assert.That(sshd, Does.Contain("passwordauthentication no").And.Contain("allowgroups phi-access"));

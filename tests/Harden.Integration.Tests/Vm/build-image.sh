@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 start=$SECONDS
 
 mmdebstrap --quiet --variant=minbase \
-  --include="linux-image-amd64,initramfs-tools,systemd-sysv,udev,dbus,iproute2,curl,cloud-init,$packages" \
+  --include="linux-image-amd64,initramfs-tools,systemd-sysv,udev,dbus,iproute2,curl,openssl,cloud-init,$packages" \
   --customize-hook='echo harden-vm > "$1/etc/hostname"' \
   --customize-hook='printf "127.0.0.1 localhost\n127.0.1.1 harden-vm\n" > "$1/etc/hosts"' \
   --customize-hook='printf "/dev/vda / ext4 rw,errors=remount-ro 0 1\n" > "$1/etc/fstab"' \
