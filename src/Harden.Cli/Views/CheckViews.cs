@@ -34,13 +34,16 @@ public interface ICheckView
 public sealed class JsonCheckView : ICheckView
 {
     // Commands and paths read better without \u0027 for every quote; the output is never embedded in HTML.
-    private static readonly JsonSerializerOptions Options = new(HardenJson.Default.Options)
+    internal static readonly JsonSerializerOptions Relaxed = new(HardenJson.Default.Options)
     {
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         TypeInfoResolver = HardenJson.Default,
     };
 
-    public string Render(CheckReport report) => JsonSerializer.Serialize(report, (System.Text.Json.Serialization.Metadata.JsonTypeInfo<CheckReport>)Options.GetTypeInfo(typeof(CheckReport))) + "\n";
+    internal static string Serialize<T>(T value) =>
+        JsonSerializer.Serialize(value, (System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>)Relaxed.GetTypeInfo(typeof(T))) + "\n";
+
+    public string Render(CheckReport report) => Serialize(report);
 }
 
 /// <summary>One line per control with its citations; the failing items under it, with what was found and wanted.</summary>
@@ -81,19 +84,18 @@ public sealed class JUnitCheckView : ICheckView
         using (var w = XmlWriter.Create(text, new XmlWriterSettings { Indent = true, OmitXmlDeclaration = false, Encoding = Encoding.UTF8, CheckCharacters = true }))
         {
             var c = report.Counts;
-            var skipped = (c.NotApplicable + c.Manual).ToString(CultureInfo.InvariantCulture);
-            w.WriteStartElement("testsuites");
-            w.WriteAttributeString("name", $"harden check {report.Profile}");
-            w.WriteAttributeString("tests", report.Controls.Length.ToString(CultureInfo.InvariantCulture));
-            w.WriteAttributeString("failures", c.Fail.ToString(CultureInfo.InvariantCulture));
-            w.WriteAttributeString("errors", "0");
-            w.WriteAttributeString("skipped", skipped);
-            w.WriteStartElement("testsuite");
-            w.WriteAttributeString("name", $"{report.Profile} on {Clean(report.Host)}");
-            w.WriteAttributeString("tests", report.Controls.Length.ToString(CultureInfo.InvariantCulture));
-            w.WriteAttributeString("failures", c.Fail.ToString(CultureInfo.InvariantCulture));
-            w.WriteAttributeString("errors", "0");
-            w.WriteAttributeString("skipped", skipped);
+            // The same totals on the run (testsuites) and on its one suite.
+            void Start(string element, string name)
+            {
+                w.WriteStartElement(element);
+                w.WriteAttributeString("name", name);
+                w.WriteAttributeString("tests", report.Controls.Length.ToString(CultureInfo.InvariantCulture));
+                w.WriteAttributeString("failures", c.Fail.ToString(CultureInfo.InvariantCulture));
+                w.WriteAttributeString("errors", "0");
+                w.WriteAttributeString("skipped", (c.NotApplicable + c.Manual).ToString(CultureInfo.InvariantCulture));
+            }
+            Start("testsuites", $"harden check {report.Profile}");
+            Start("testsuite", $"{report.Profile} on {Clean(report.Host)}");
             w.WriteAttributeString("timestamp", report.Time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture));
             w.WriteAttributeString("hostname", Clean(report.Host));
             foreach (var control in report.Controls)

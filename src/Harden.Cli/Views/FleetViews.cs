@@ -1,20 +1,12 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using Harden.Checking;
 
 namespace Harden.Cli.Views;
 
 public static class FleetViews
 {
-    private static readonly JsonSerializerOptions Options = new(HardenJson.Default.Options)
-    {
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        TypeInfoResolver = HardenJson.Default,
-    };
-
-    public static string Json(FleetReport report) =>
-        JsonSerializer.Serialize(report, (System.Text.Json.Serialization.Metadata.JsonTypeInfo<FleetReport>)Options.GetTypeInfo(typeof(FleetReport))) + "\n";
+    public static string Json(FleetReport report) => JsonCheckView.Serialize(report);
 
     /// <summary>One self-contained page: fleet totals, then hosts × HIPAA paragraphs, each cell the worst status there.</summary>
     public static string Html(FleetReport report)

@@ -92,18 +92,23 @@ public static class ComplianceCheck
             KeyResource.Kind or BlockResource.Kind or LinesResource.Kind => $"cat {Quote(address.Key.Split('#')[0])}",
             ServiceResource.Kind => $"systemctl is-enabled {key}",
             PackageResource.Kind => $"dpkg-query -W -f='${{Status}} ${{Version}}\\n' {key}",
-            SysctlResource.Kind => $"sysctl {key}",
-            AuditKernelResource.Kind => "auditctl -l",
-            AccountAgingResource.Kind => $"chage -l {key}",
-            PasswordLockResource.Kind => $"passwd -S {key}",
-            UserResource.Kind => $"getent passwd {key}",
-            GroupResource.Kind => $"getent group {key}",
-            MemberResource.Kind => $"getent group {Quote(address.Key.Split('/')[0])}",
+            // The running kernel's view: through chroot it would be this machine's kernel, not the image's.
+            SysctlResource.Kind when plan.Live => $"sysctl {key}",
+            AuditKernelResource.Kind when plan.Live => "auditctl -l",
+            // One resource covers every human account: chage -l for each of them.
+            AccountAgingResource.Kind => "for u in $(awk -F: '$3 >= 1000 && $3 < 60000 {print $1}' /etc/passwd); do chage -l -- \"$u\"; done",
+            PasswordLockResource.Kind => $"passwd -S -- {key}",
+            UserResource.Kind => $"getent passwd -- {key}",
+            GroupResource.Kind => $"getent group -- {key}",
+            MemberResource.Kind => $"getent group -- {Quote(address.Key.Split('/')[0])}",
             _ => null,
         };
         if (command is null) return Reproduce(plan);
-        return plan.Live ? command : $"chroot {Quote(plan.Root)} sh -c {Quote(command)}";
+        return InRoot(command, plan.Live, plan.Root);
     }
+
+    /// <summary>A shell command as a person runs it against the target: as is on a live host, else through chroot.</summary>
+    public static string InRoot(string command, bool live, string root) => live ? command : $"chroot {Quote(root)} sh -c {Quote(command)}";
 
     /// <summary>A word for a POSIX shell: as is when plain, else in single quotes.</summary>
     public static string Quote(string word) =>

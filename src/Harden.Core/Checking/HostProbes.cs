@@ -35,7 +35,7 @@ public sealed class HostProbes(HostRoot root, ICommandRunner runner)
     private static Control Make(string id, string title, string[] citations, ControlStatus status, string summary, IEnumerable<Finding> findings) =>
         new(id, title, [.. citations.Select(ComplianceCheck.Cite)], status, summary, [.. findings]);
 
-    private string Run(string command) => root.IsLive ? command : $"chroot {ComplianceCheck.Quote(root.Path)} sh -c {ComplianceCheck.Quote(command)}";
+    private string Run(string command) => ComplianceCheck.InRoot(command, root.IsLive, root.Path);
 
     private async Task<Control> SshdAsync(Plan plan, CancellationToken ct)
     {
