@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times `harden plan` and `harden apply` on the cached Debian test root (median of N runs).
-# Usage: tests/bench/bench.sh [runs] [aot]   (run the test suite once first, so the root is cached;
-#        "aot" benchmarks the NativeAOT build instead of the default single-file ReadyToRun one)
+# Usage: tests/bench/bench.sh [runs] [r2r]   (run the test suite once first, so the root is cached;
+#        "r2r" benchmarks the single-file ReadyToRun build instead of the default NativeAOT one)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-5}
@@ -11,8 +11,9 @@ tarball=$(find "${HARDEN_TEST_CACHE:-/var/cache/harden-tests}" -maxdepth 1 -name
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-publish_flags=()
-[ "${2:-}" = "aot" ] && publish_flags=(-p:PublishAot=true)
+# NativeAOT is what publish gives; "r2r" times the ReadyToRun build (-p:PublishAot=false) instead.
+publish_flags=(-p:PublishAot=true)
+[ "${2:-}" = "r2r" ] && publish_flags=(-p:PublishAot=false)
 dotnet publish src/Harden.Cli -c Release -o "$out/bin" "${publish_flags[@]}" >/dev/null
 harden="$out/bin/harden"
 
