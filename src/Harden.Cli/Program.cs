@@ -42,6 +42,7 @@ public static class Program
             ProfilesCommand.Create(console),
             VersionCommand.Create(console),
         };
+        root.Subcommands.Add(ManCommand.Create(console, root));
         return await root.Parse(args).InvokeAsync(
             new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = null }, ct);
     }

@@ -5,15 +5,7 @@ namespace Harden.Integration.Tests;
 /// <summary>What ships besides the code: the published binary and the shell scripts.</summary>
 public sealed class ShippedArtifactsTests
 {
-    internal static string RepoRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Harden.sln"))) dir = dir.Parent;
-            return dir?.FullName ?? throw new InvalidOperationException("Harden.sln not found above the test output");
-        }
-    }
+    internal static string RepoRoot => Vm.PublishedHarden.RepoRoot;
 
     /// <summary>
     /// The publish contract: OUT/harden alone, from any directory; NativeAOT is what a plain publish
