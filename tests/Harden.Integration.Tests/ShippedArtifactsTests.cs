@@ -49,6 +49,33 @@ public sealed class ShippedArtifactsTests
         }
     }
 
+    /// <summary>For people with the SDK: dotnet pack gives a .NET tool that installs from a local folder alone (no other feed) and runs.</summary>
+    [Test]
+    public async Task Packs_as_a_dotnet_tool_that_installs_and_runs()
+    {
+        var work = Directory.CreateTempSubdirectory("harden-tool-").FullName;
+        try
+        {
+            var feed = Path.Combine(work, "feed");
+            var pack = await DebianRoot.Run("dotnet", ["pack", Path.Combine(RepoRoot, "src/Harden.Cli"), "-c", "Release", "-o", feed]);
+            Assert.That(pack.ExitCode, Is.Zero, pack.StandardOutput + pack.StandardError);
+            Assert.That(Directory.GetFiles(feed, "harden.*.nupkg"), Has.Length.EqualTo(1));
+            // Only the local folder as a source: the install needs nothing from the network.
+            var config = Path.Combine(work, "nuget.config");
+            await File.WriteAllTextAsync(config, $"<configuration><packageSources><clear /><add key=\"local\" value=\"{feed}\" /></packageSources></configuration>\n");
+            var tools = Path.Combine(work, "tools");
+            var install = await DebianRoot.Run("dotnet", ["tool", "install", "--tool-path", tools, "--configfile", config, "harden"]);
+            Assert.That(install.ExitCode, Is.Zero, install.StandardOutput + install.StandardError);
+            var version = await DebianRoot.Run(Path.Combine(tools, "harden"), ["version"]);
+            Assert.That(version.ExitCode, Is.Zero, version.StandardError);
+            Assert.That(version.StandardOutput, Does.StartWith("harden ").And.Contain("debian-hipaa"));
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
     [TestCase(".ci/run")]
     [TestCase("tests/bench/bench.sh")]
     public async Task Shell_scripts_pass_shellcheck(string script)
