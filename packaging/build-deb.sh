@@ -3,7 +3,11 @@
 # /usr/bin/harden, the profiles and templates under /usr/share/harden for local copies, harden.1
 # generated from the command tree, bash and zsh completion, the drift timer units (not enabled),
 # and /var/lib/harden 0700.
-# Usage: packaging/build-deb.sh [OUT_DIR]   (needs the .NET SDK, gcc, zlib1g-dev, binutils and dpkg-dev)
+# The binary is linked against Debian 11's glibc (packaging/sysroot.sh), so the one package installs
+# on Debian 11, 12 and 13.
+# Usage: packaging/build-deb.sh [OUT_DIR]
+#   (needs the .NET SDK, gcc, zlib1g-dev, binutils, dpkg-dev and, for the sysroot, mmdebstrap)
+# HARDEN_SYSROOT names the sysroot folder (default: ~/.cache/harden/sysroot-bullseye).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(realpath "${1:-.}")
@@ -14,8 +18,9 @@ trap 'rm -rf "$work"' EXIT
 if [ -n "${HARDEN_BINARY:-}" ]; then
   harden=$HARDEN_BINARY
 else
-  echo "build-deb: publishing the NativeAOT binary" >&2
-  dotnet publish src/Harden.Cli -c Release -o "$work/publish" >/dev/null
+  sysroot=$(packaging/sysroot.sh "${HARDEN_SYSROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/harden/sysroot-bullseye}")
+  echo "build-deb: publishing the NativeAOT binary against $sysroot" >&2
+  dotnet publish src/Harden.Cli -c Release -o "$work/publish" -p:SysRoot="$sysroot" >/dev/null
   harden="$work/publish/harden"
 fi
 "$harden" version | grep -q '^build: NativeAOT' || { echo "build-deb: $harden is not a NativeAOT build" >&2; exit 1; }

@@ -4,31 +4,20 @@ using Harden.Integration.Tests.Vm;
 namespace Harden.Integration.Tests;
 
 /// <summary>
-/// The Debian package, built by packaging/build-deb.sh from the NativeAOT binary the VM tests use:
-/// lintian finds nothing (each override justified in the package), it installs into fresh Debian 12
-/// and 13 roots, which have no .NET, and harden runs there; removing it leaves the hardening in place
-/// and says how to roll back. Debian 11's glibc is older than the binary needs: dpkg refuses it.
+/// The Debian package, built by packaging/build-deb.sh from the NativeAOT binary the VM tests use
+/// (<see cref="PublishedHarden.DebAsync"/>):
+/// lintian finds nothing (each override justified in the package), it installs into fresh Debian 11,
+/// 12 and 13 roots, which have no .NET, and harden runs there; removing it leaves the hardening in
+/// place and says how to roll back.
 /// </summary>
 [NonParallelizable]
 public sealed class DebPackageTests
 {
-    private static readonly Lazy<Task<string>> Package = new(BuildAsync);
-
-    private static async Task<string> BuildAsync()
-    {
-        await DebianRoot.EnsurePackagesAsync("dpkg-dev", "binutils", "lintian");
-        var binary = await PublishedHarden.NativeAsync();
-        var output = Directory.CreateTempSubdirectory("harden-deb-").FullName;
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(output, recursive: true);
-        var build = await DebianRoot.Run(Path.Combine(PublishedHarden.RepoRoot, "packaging/build-deb.sh"), [output], ("HARDEN_BINARY", binary));
-        if (build.ExitCode != 0) throw new InvalidOperationException($"build-deb.sh failed: {build.StandardOutput}{build.StandardError}");
-        return build.StandardOutput.Trim().Split('\n')[^1];
-    }
-
     [Test]
     public async Task Lintian_finds_nothing_and_the_package_holds_what_it_should()
     {
-        var deb = await Package.Value;
+        await DebianRoot.EnsurePackagesAsync("lintian");
+        var deb = await PublishedHarden.DebAsync();
         Assert.That(Path.GetFileName(deb), Does.Match(@"^harden_\d+\.\d+\.\d+_amd64\.deb$"));
         var lintian = await DebianRoot.Run("lintian", ["--fail-on", "error,warning", "--tag-display-limit", "0", deb]);
         Assert.That(lintian.ExitCode, Is.Zero, lintian.StandardOutput + lintian.StandardError);
@@ -39,14 +28,15 @@ public sealed class DebPackageTests
             Assert.That(contents, Does.Contain(path), path);
         Assert.That(contents, Does.Match(@"drwx------ root/root\s+0 \S+ \S+ \./var/lib/harden/"));
         var control = (await DebianRoot.Run("dpkg-deb", ["--field", deb, "Depends"])).StandardOutput;
-        Assert.That(control, Does.Match(@"libc6 \(>= 2\.\d+\)"), "the glibc the binary was linked against");
+        Assert.That(control, Does.Match(@"libc6 \(>= 2\.(2\d|3[01])\)"), "the glibc the binary was linked against: Debian 11's 2.31 or older");
     }
 
+    [TestCase("bullseye")]
     [TestCase("bookworm")]
     [TestCase("trixie")]
     public async Task Installs_runs_without_dotnet_and_removes_leaving_the_hardening(string suite)
     {
-        var deb = await Package.Value;
+        var deb = await PublishedHarden.DebAsync();
         using var root = await DebianRoot.CreateAsync(suite);
         File.Copy(deb, root.Map("/tmp/harden.deb"));
         Assert.That(File.Exists(root.Map("/usr/bin/dotnet")) || Directory.Exists(root.Map("/usr/share/dotnet")), Is.False, "the root has no .NET");
@@ -59,13 +49,21 @@ public sealed class DebPackageTests
         var plan = await root.Chroot("harden", "plan", "--profile", "debian-hipaa");
         Assert.That(plan.ExitCode, Is.Zero, plan.StandardOutput + plan.StandardError);
         Assert.That(plan.StandardOutput, Does.Contain("Plan: ").And.Contain("to create"));
+        // Inside a chroot, / is not init's root: an offline root, whose handlers never reach this machine's kernel.
+        Assert.That(plan.StandardOutput, Does.Contain("Profile debian-hipaa on / (offline root)"));
+        Assert.That(plan.StandardOutput, Does.Contain("augenrules").And.Not.Contain("augenrules --load"));
         var man = await root.Chroot("sh", "-c", "zcat /usr/share/man/man1/harden.1.gz | head -n 1");
         Assert.That(man.StandardOutput, Does.StartWith(".TH HARDEN 1"));
         var completion = await root.Chroot("bash", "-c",
             "source /usr/share/bash-completion/completions/harden; COMP_LINE='harden check --form'; COMP_POINT=${#COMP_LINE}; COMP_WORDS=(harden check --form); COMP_CWORD=2; _harden; printf '%s\\n' \"${COMPREPLY[@]}\"");
         Assert.That(completion.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[] { "--format" }), completion.StandardError);
-        var units = await root.Chroot("systemd-analyze", "verify", "/usr/lib/systemd/system/harden-check.service", "/usr/lib/systemd/system/harden-check.timer");
-        Assert.That(units.ExitCode, Is.Zero, units.StandardOutput + units.StandardError);
+        // Debian 11's systemd-analyze (247) cannot start its manager in a chroot ("Cannot determine
+        // cgroup we are running in"); the unit files are the same on every release.
+        if (suite != "bullseye")
+        {
+            var units = await root.Chroot("systemd-analyze", "verify", "/usr/lib/systemd/system/harden-check.service", "/usr/lib/systemd/system/harden-check.timer");
+            Assert.That(units.ExitCode, Is.Zero, units.StandardOutput + units.StandardError);
+        }
 
         // Harden the root (from here, through --root), then remove the package: the hardening stays, and dpkg says how to undo it.
         await root.AddUserAsync("alice", withKey: true);
@@ -77,17 +75,5 @@ public sealed class DebPackageTests
         Assert.That(File.Exists(root.Map("/usr/bin/harden")), Is.False);
         Assert.That(File.Exists(root.Map("/etc/ssh/sshd_config.d/00-hipaa.conf")), "the hardening stays");
         Assert.That(Directory.GetDirectories(root.Map("/var/lib/harden/runs")), Is.Not.Empty, "and so do the run journals");
-    }
-
-    [Test]
-    public async Task Debian_11_refuses_it_for_its_older_glibc()
-    {
-        var deb = await Package.Value;
-        using var root = await DebianRoot.CreateAsync("bullseye");
-        File.Copy(deb, root.Map("/tmp/harden.deb"));
-        var install = await root.Chroot("dpkg", "-i", "/tmp/harden.deb");
-        Assert.That(install.ExitCode, Is.Not.Zero);
-        Assert.That(install.StandardError, Does.Contain("depends on libc6 (>= 2.3"), install.StandardOutput + install.StandardError);
-        Assert.That(File.Exists(root.Map("/usr/bin/harden")) && (await root.Chroot("dpkg-query", "-W", "-f=${Status}", "harden")).StandardOutput.Contains("installed ok", StringComparison.Ordinal), Is.False);
     }
 }

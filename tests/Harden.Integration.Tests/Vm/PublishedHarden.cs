@@ -1,11 +1,18 @@
 namespace Harden.Integration.Tests.Vm;
 
-/// <summary>The NativeAOT binary as shipped (dotnet publish -p:PublishAot=true), built once per test run for the VMs.</summary>
+/// <summary>
+/// The NativeAOT binary as shipped: linked against Debian 11's glibc (packaging/sysroot.sh) so it runs
+/// on Debian 11, 12 and 13, built once per test run for the VMs, and the Debian package made from it.
+/// </summary>
 public static class PublishedHarden
 {
     private static readonly Lazy<Task<string>> Binary = new(PublishAsync);
+    private static readonly Lazy<Task<string>> Package = new(PackageAsync);
 
     public static Task<string> NativeAsync() => Binary.Value;
+
+    /// <summary>harden_VERSION_amd64.deb, built by packaging/build-deb.sh from <see cref="NativeAsync"/>.</summary>
+    public static Task<string> DebAsync() => Package.Value;
 
     /// <summary>The checkout the tests were built from (the folder with Harden.sln).</summary>
     public static string RepoRoot
@@ -20,12 +27,24 @@ public static class PublishedHarden
 
     private static async Task<string> PublishAsync()
     {
-        await DebianRoot.EnsurePackagesAsync("gcc", "zlib1g-dev");
-        var output = Directory.CreateTempSubdirectory("harden-vm-publish-").FullName;
+        await DebianRoot.EnsurePackagesAsync("gcc", "zlib1g-dev", "mmdebstrap");
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        await DebianRoot.Run("dotnet", ["publish", Path.Combine(RepoRoot, "src/Harden.Cli"), "-c", "Release", "-o", output, "-p:PublishAot=true"]);
-        TestContext.Progress.WriteLine($"harden tests: NativeAOT binary for the VMs published in {clock.Elapsed.TotalSeconds:0} s.");
+        var sysroot = Path.Combine(DebianRoot.CacheDirectory, "sysroot-bullseye");
+        await DebianRoot.Run(Path.Combine(RepoRoot, "packaging/sysroot.sh"), [sysroot]);
+        var output = Directory.CreateTempSubdirectory("harden-vm-publish-").FullName;
+        await DebianRoot.Run("dotnet", ["publish", Path.Combine(RepoRoot, "src/Harden.Cli"), "-c", "Release", "-o", output, "-p:PublishAot=true", $"-p:SysRoot={sysroot}"]);
+        TestContext.Progress.WriteLine($"harden tests: NativeAOT binary (Debian 11 glibc) published in {clock.Elapsed.TotalSeconds:0} s.");
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(output, recursive: true);
         return Path.Combine(output, "harden");
+    }
+
+    private static async Task<string> PackageAsync()
+    {
+        await DebianRoot.EnsurePackagesAsync("dpkg-dev", "binutils");
+        var binary = await NativeAsync();
+        var output = Directory.CreateTempSubdirectory("harden-deb-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(output, recursive: true);
+        var build = await DebianRoot.Run(Path.Combine(RepoRoot, "packaging/build-deb.sh"), [output], ("HARDEN_BINARY", binary));
+        return build.StandardOutput.Trim().Split('\n')[^1];
     }
 }
