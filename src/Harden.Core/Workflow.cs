@@ -130,6 +130,6 @@ public static class Workflow
     public static void EnsureNoUnfinishedRun(HostRoot root)
     {
         if (RunJournal.FindUnfinished(root) is { } run)
-            throw new HardenException($"run {run.RunId} did not finish (the process died mid-run); restore the host with 'harden rollback{(root.IsLive ? "" : $" --root {root.Path}")} --run {run.RunId}' first");
+            throw new HardenException($"run {run.RunId} did not finish (the process died mid-run); restore the host with 'harden rollback{(root.IsProcessRoot ? "" : $" --root {root.Path}")} --run {run.RunId}' first");
     }
 }

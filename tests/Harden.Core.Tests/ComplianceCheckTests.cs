@@ -57,7 +57,7 @@ public sealed class ComplianceCheckTests
         var plan = PlanOn(Empty("/srv/image one"));
         Assert.That(ComplianceCheck.Command(new Address(ModeResource.Kind, "/home/x;rm -rf ~"), plan),
             Is.EqualTo("chroot '/srv/image one' sh -c 'stat -c '\\''%a %U:%G'\\'' '\\''/home/x;rm -rf ~'\\'''"));
-        Assert.That(ComplianceCheck.Command(new Address(ServiceResource.Kind, "auditd.service"), plan with { Live = true }), Is.EqualTo("systemctl is-enabled auditd.service"));
+        Assert.That(ComplianceCheck.Command(new Address(ServiceResource.Kind, "auditd.service"), plan with { Root = "/" }), Is.EqualTo("systemctl is-enabled auditd.service"), "the root is / (a live host, or inside a chroot): no chroot in front");
         Assert.That(ComplianceCheck.Quote("it's"), Is.EqualTo("'it'\\''s'"));
         Assert.That(ComplianceCheck.Quote(""), Is.EqualTo("''"));
     }

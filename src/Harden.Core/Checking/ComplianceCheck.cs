@@ -104,11 +104,11 @@ public static class ComplianceCheck
             _ => null,
         };
         if (command is null) return Reproduce(plan);
-        return InRoot(command, plan.Live, plan.Root);
+        return InRoot(command, plan.Root);
     }
 
-    /// <summary>A shell command as a person runs it against the target: as is on a live host, else through chroot.</summary>
-    public static string InRoot(string command, bool live, string root) => live ? command : $"chroot {Quote(root)} sh -c {Quote(command)}";
+    /// <summary>A shell command as a person runs it against the target: as is when the root is /, else through chroot.</summary>
+    public static string InRoot(string command, string root) => root == "/" ? command : $"chroot {Quote(root)} sh -c {Quote(command)}";
 
     /// <summary>A word for a POSIX shell: as is when plain, else in single quotes.</summary>
     public static string Quote(string word) =>

@@ -35,7 +35,7 @@ public sealed class HostProbes(HostRoot root, ICommandRunner runner)
     private static Control Make(string id, string title, string[] citations, ControlStatus status, string summary, IEnumerable<Finding> findings) =>
         new(id, title, [.. citations.Select(ComplianceCheck.Cite)], status, summary, [.. findings]);
 
-    private string Run(string command) => ComplianceCheck.InRoot(command, root.IsLive, root.Path);
+    private string Run(string command) => ComplianceCheck.InRoot(command, root.Path);
 
     private async Task<Control> SshdAsync(Plan plan, CancellationToken ct)
     {

@@ -161,7 +161,7 @@ public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
         var result = await runner.RunAsync(argv, ct);
         var status = result.ExitCode switch { 0 => "ok", 127 => "absent", _ => "failed" };
         var body = new StringBuilder(prefix);
-        body.Append(Invariant($"$ {(root.IsLive ? "" : $"chroot {root.Path} ")}{display}\n# exit {result.ExitCode}{(status == "absent" ? " (the program is not installed)" : "")}\n"));
+        body.Append(Invariant($"$ {(root.IsProcessRoot ? "" : $"chroot {root.Path} ")}{display}\n# exit {result.ExitCode}{(status == "absent" ? " (the program is not installed)" : "")}\n"));
         body.Append(result.StandardOutput);
         if (result.StandardError.Length > 0) body.Append("\n# stderr\n").Append(result.StandardError);
         return Write(staging, source.File, source.Title, display, result.ExitCode, status, body.ToString());

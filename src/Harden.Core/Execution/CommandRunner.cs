@@ -37,7 +37,7 @@ public sealed class CliWrapCommandRunner(HostRoot root) : ICommandRunner
         // The image's own programs run as root: with no_new_privs, none of them can gain more
         // (setuid binaries, file capabilities) than the chroot already gives, and in a private mount
         // namespace (where the kernel allows one) nothing they mount reaches this machine.
-        IReadOnlyList<string> full = root.IsLive ? argv
+        IReadOnlyList<string> full = root.IsProcessRoot ? argv
             : PrivateMounts.Value ? ["unshare", "--mount", "--propagation", "private", "setpriv", "--no-new-privs", "chroot", root.Path, .. argv]
             : ["setpriv", "--no-new-privs", "chroot", root.Path, .. argv];
         // In a session of its own, a program never gets the terminal's Ctrl-C (which goes to the whole

@@ -103,7 +103,7 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
         return new ApplyResult(journal.RunId, changed, pruned, rebootNeeded);
     }
 
-    private string RootArg => root.IsLive ? "" : $" --root {root.Path}";
+    private string RootArg => root.IsProcessRoot ? "" : $" --root {root.Path}";
 
     private bool TryFinish(RunJournal journal, string state, string why)
     {

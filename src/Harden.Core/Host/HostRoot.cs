@@ -9,7 +9,32 @@ namespace Harden.Host;
 public sealed record HostRoot
 {
     public string Path { get; }
-    public bool IsLive => Path == "/";
+
+    /// <summary>
+    /// A running system: the root is <c>/</c> and this process is not inside a chroot. Only then
+    /// do the kernel's settings and audit rules and the running services belong to the target.
+    /// Run inside a chroot (an image build: <c>chroot IMAGE harden apply</c>), harden treats <c>/</c>
+    /// as the offline root it is, and never reaches the kernel or services of the machine around it.
+    /// </summary>
+    public bool IsLive => IsProcessRoot && !InChroot.Value;
+
+    /// <summary>The root is this process's own <c>/</c>: target paths are used as they are.</summary>
+    public bool IsProcessRoot => Path == "/";
+
+    /// <summary>
+    /// As systemd's running_in_chroot: this process's <c>/</c> is not init's (<c>/proc/1/root</c>).
+    /// Without /proc (a bare chroot) there is no way to see a kernel either, so that counts as a
+    /// chroot; a user who may not look at init's root (EACCES) is on a running system.
+    /// </summary>
+    private static readonly Lazy<bool> InChroot = new(() =>
+    {
+        using var own = Native.TryOpenAt(null, "/", Native.ODirectory | Native.ORdOnly, 0, out _);
+        using var init = Native.TryOpenAt(null, "/proc/1/root", Native.ODirectory | Native.ORdOnly, 0, out var errno);
+        if (own is null) return true;
+        if (init is null) return errno != Native.EAccess;
+        var (a, b) = (Native.StatOf(own), Native.StatOf(init));
+        return a.Inode != b.Inode || a.Device != b.Device;
+    });
 
     /// <summary>Every read and write under the root goes through this handle.</summary>
     public ContainedDirectory Files { get; }
@@ -42,7 +67,7 @@ public sealed record HostRoot
     public string Map(string targetPath)
     {
         var relative = Relative(targetPath);
-        return IsLive ? "/" + relative : relative.Length == 0 ? Path : Path + "/" + relative;
+        return IsProcessRoot ? "/" + relative : relative.Length == 0 ? Path : Path + "/" + relative;
     }
 
     /// <summary>A target path ("/etc/x") as a path below the root handle ("etc/x").</summary>

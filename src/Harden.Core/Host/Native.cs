@@ -23,7 +23,7 @@ internal static unsafe partial class Native
     public static readonly int ODirectory = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x4000 : 0x10000;
     public static readonly int ONoFollow = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x8000 : 0x20000;
 
-    public const int ENoEnt = 2, ENxio = 6, EAgain = 11, EExist = 17, ENotDir = 20, EIsDir = 21, ENotEmpty = 39, ELoop = 40;
+    public const int ENoEnt = 2, ENxio = 6, EAgain = 11, EAccess = 13, EExist = 17, ENotDir = 20, EIsDir = 21, ENotEmpty = 39, ELoop = 40;
 
     public const int RegularFile = 0x8000;
     public const int DirectoryType = 0x4000;
