@@ -39,8 +39,8 @@ internal static class ApplyCommand
         command.SetAction((r, ct) => io.GuardAsync(async () =>
         {
             var json = common.Json(r);
-            var progress = json ? io.Error : io.Out;
-            void Report(string line) => Streams.Say(progress, line);
+            var quiet = r.GetValue(CommonOptions.Quiet);
+            var report = io.Progress(json, quiet);
 
             Streams.RequireRoot("apply");
             var saved = r.GetValue(planFile);
@@ -52,14 +52,14 @@ internal static class ApplyCommand
             if (savedPlan is not null && savedPlan.Root != root.Path)
                 throw new HardenException($"plan {saved} was made for root {savedPlan.Root}, not {root.Path}");
 
-            using var runLock = await RunLock.AcquireAsync(root, TimeSpan.FromSeconds(r.GetValue(lockWait)), Report, ct);
+            using var runLock = await RunLock.AcquireAsync(root, TimeSpan.FromSeconds(r.GetValue(lockWait)), report, ct);
             Workflow.EnsureNoUnfinishedRun(root);
             // A saved plan is never trusted whole: the same request is planned again, and the two
             // must agree on every change; the lockout guard then reads the fresh plan.
             var plan = savedPlan is not null ? Workflow.Refresh(savedPlan, saved!, root) : Workflow.CreatePlan(common.Request(r), root);
             var pruning = r.GetValue(prune) && !plan.NoLongerManaged.IsEmpty;
 
-            if (!json) await io.Out.WriteAsync(new TextPlanView().Render(plan));
+            if (!json) await io.Out.WriteAsync(io.Styled(new TextPlanView(quiet).Render(plan)));
             if (!plan.HasChanges && !pruning)
             {
                 if (json) await WriteJson(io, plan, null, "no-changes");
@@ -70,12 +70,12 @@ internal static class ApplyCommand
             if (!await ConfirmAsync(io, r.GetValue(yes), "Apply these changes?"))
                 return ExitCodes.Error;
 
-            var executor = new Executor(root, new CliWrapCommandRunner(root), TimeProvider.System, Report);
+            var executor = new Executor(root, new CliWrapCommandRunner(root), TimeProvider.System, report);
             var result = await executor.ApplyAsync(plan, ct, pruning);
             if (json) await WriteJson(io, plan, result, result.RebootNeeded is null ? "applied" : "reboot-needed");
             else
                 await io.Out.WriteLineAsync(
-                    $"Applied: {result.Changed} change(s){(pruning ? $", {result.Pruned} pruned" : "")}. Run {result.RunId}; undo with: harden rollback{(root.IsLive ? "" : $" --root {root.Path}")} --run {result.RunId}");
+                    $"Applied: {result.Changed} change(s){(pruning ? $", {result.Pruned} pruned" : "")}. Run {result.RunId}; undo with: harden rollback{(root.IsProcessRoot ? "" : $" --root {root.Path}")} --run {result.RunId}");
             if (result.RebootNeeded is not { } reboot) return ExitCodes.Success;
             await io.Error.WriteLineAsync($"harden: not finished: {reboot}");
             return ExitCodes.RebootNeeded;

@@ -38,9 +38,13 @@ internal static class CheckCommand
                 Output.WriteWhole(path, text);
                 Streams.Say(io.Out, $"Wrote {path}: {SummaryLine(report)}");
             }
+            else if (r.GetValue(CommonOptions.Quiet) && r.GetValue(format) == "text")
+            {
+                await io.Out.WriteLineAsync(io.Styled(SummaryLine(report)));
+            }
             else
             {
-                await io.Out.WriteAsync(text);
+                await io.Out.WriteAsync(r.GetValue(format) == "text" ? io.Styled(text) : text);
             }
             return report.Passed ? ExitCodes.Success : ExitCodes.ChangesPending;
         }, r.GetValue(format) == "json" && r.GetValue(outFile) is null));

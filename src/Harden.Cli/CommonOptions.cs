@@ -18,6 +18,16 @@ internal sealed class CommonOptions
         DefaultValueFactory = _ => "/",
     };
 
+    /// <summary>
+    /// On every command (recursive): no plan listing and no progress, only the one-line result,
+    /// warnings and errors. The exit code says the same.
+    /// </summary>
+    public static readonly Option<bool> Quiet = new("--quiet", "-q")
+    {
+        Description = "Print only the one-line result, warnings and errors (no listing, no progress)",
+        Recursive = true,
+    };
+
     public Option<string[]> Set { get; } = new("--set")
     {
         Description = "Set a profile variable (repeatable; lists are comma-separated)",

@@ -33,15 +33,17 @@ internal static class EvidenceCommand
         {
             var root = HostRoot.Open(r.GetValue(common.Root));
             var runner = new CliWrapCommandRunner(root);
-            Streams.Say(io.Error, "checking every control…");
+            // Progress to stderr: stdout keeps the result lines a script reads.
+            var progress = io.Progress(json: true, r.GetValue(CommonOptions.Quiet));
+            progress("checking every control…");
             var (check, plan) = await Workflow.CheckAsync(common.Request(r), root, runner, DateTimeOffset.UtcNow, ct);
-            Streams.Say(io.Error, "collecting evidence:");
+            progress("collecting evidence:");
             var dir = r.GetValue(outDir)!;
             var bundle = new EvidenceBundle(root, new Checking.TimeLimitedRunner(runner, Workflow.ProbeLimit))
             {
                 DriftReport = plan.Variables.GetValueOrDefault("drift_check_report", "/var/lib/harden/last-check.json"),
             };
-            var manifest = await bundle.WriteAsync(dir, check, r.GetValue(sign), line => Streams.Say(io.Error, line), ct);
+            var manifest = await bundle.WriteAsync(dir, check, r.GetValue(sign), progress, ct);
             var missing = manifest.Items.Where(i => i.Status is "absent" or "failed" or "refused").Select(i => $"{i.File} ({i.Status})").ToList();
             await io.Out.WriteLineAsync($"Evidence in {dir}: {manifest.Items.Length} files, check {CheckCommand.SummaryLine(check)}");
             if (missing.Count > 0) await io.Out.WriteLineAsync($"Recorded as absent or failed: {string.Join(", ", missing)}");

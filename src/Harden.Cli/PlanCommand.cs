@@ -41,13 +41,13 @@ internal static class PlanCommand
                 }
                 File.Move(temp, path, overwrite: true);
             }
-            IPlanView view = common.Json(r) ? new JsonPlanView() : new TextPlanView();
-            await io.Out.WriteAsync(view.Render(plan));
-            if (r.GetValue(outFile) is { } saved && !common.Json(r))
+            var quiet = r.GetValue(CommonOptions.Quiet);
+            await io.Out.WriteAsync(common.Json(r) ? new JsonPlanView().Render(plan) : io.Styled(new TextPlanView(quiet).Render(plan)));
+            if (r.GetValue(outFile) is { } saved && !common.Json(r) && !quiet)
                 await io.Out.WriteLineAsync($"Saved the plan to {saved}; apply it with: harden apply {saved}");
             // A drift check must never call a host clean while a run is unfinished on it.
             if (plan.UnfinishedRun is { } run)
-                throw new HardenException($"run {run} did not finish; the host is in an unknown state. Restore it with: harden rollback{(root.IsLive ? "" : $" --root {root.Path}")} --run {run}");
+                throw new HardenException($"run {run} did not finish; the host is in an unknown state. Restore it with: harden rollback{(root.IsProcessRoot ? "" : $" --root {root.Path}")} --run {run}");
             return r.GetValue(detailed) && (plan.HasChanges || !plan.NoLongerManaged.IsEmpty) ? ExitCodes.ChangesPending : ExitCodes.Success;
         }, common.Json(r)));
         return command;

@@ -30,8 +30,9 @@ internal static class RollbackCommand
         {
             Streams.RequireRoot("rollback");
             var host = HostRoot.Open(r.GetValue(root));
-            void Report(string line) => Streams.Say(io.Out, line);
-            using var runLock = await RunLock.AcquireAsync(host, TimeSpan.FromSeconds(r.GetValue(lockWait)), Report, ct);
+            var quiet = r.GetValue(CommonOptions.Quiet);
+            var report = io.Progress(json: false, quiet);
+            using var runLock = await RunLock.AcquireAsync(host, TimeSpan.FromSeconds(r.GetValue(lockWait)), report, ct);
 
             var journal = r.GetValue(run) is { } id
                 ? RunJournal.Open(host, id)
@@ -44,15 +45,15 @@ internal static class RollbackCommand
                 && j.Record.State is RunState.Completed or RunState.InProgress or RunState.FailedIncomplete or RunState.PartlyRolledBack).Select(j => j.RunId).ToList();
             if (newer.Count > 0)
                 throw new HardenException($"run {journal.RunId} is older than run(s) still applied ({string.Join(", ", newer)}); roll those back first, newest first: " +
-                    string.Join("; ", newer.AsEnumerable().Reverse().Select(id => $"harden rollback{(host.IsLive ? "" : $" --root {host.Path}")} --run {id}")));
+                    string.Join("; ", newer.AsEnumerable().Reverse().Select(id => $"harden rollback{(host.IsProcessRoot ? "" : $" --root {host.Path}")} --run {id}")));
 
             var entries = journal.Record.Entries.Where(e => !e.Derived && e.Step != EntryStep.Restored).ToList();
-            await io.Out.WriteLineAsync($"Run {journal.RunId} (profile {journal.Record.Profile}, {journal.Record.State}): {entries.Count} change(s) to undo");
-            foreach (var e in entries) await io.Out.WriteLineAsync($"  {e.Address}  [{e.Module}]");
+            report($"Run {journal.RunId} (profile {journal.Record.Profile}, {journal.Record.State}): {entries.Count} change(s) to undo");
+            foreach (var e in entries) report($"  {e.Address}  [{e.Module}]");
             if (!await ApplyCommand.ConfirmAsync(io, r.GetValue(yes), "Roll back this run?"))
                 return ExitCodes.Error;
 
-            var result = await new Executor(host, new CliWrapCommandRunner(host), TimeProvider.System, Report)
+            var result = await new Executor(host, new CliWrapCommandRunner(host), TimeProvider.System, report)
                 .RollbackAsync(journal, r.GetValue(force), ct);
             foreach (var note in result.Notes) await io.Out.WriteLineAsync($"  note: {note}");
             if (result.Kept.Count == 0)
@@ -68,7 +69,7 @@ internal static class RollbackCommand
                 await io.Error.WriteLineAsync($"  {kept.Kept}");
                 foreach (var line in kept.Diff.TrimEnd('\n').Split('\n').Where(l => l.Length > 0)) await io.Error.WriteLineAsync($"    {line}");
             }
-            await io.Error.WriteLineAsync($"To put those back as well: harden rollback{(host.IsLive ? "" : $" --root {host.Path}")} --run {journal.RunId} --force");
+            await io.Error.WriteLineAsync($"To put those back as well: harden rollback{(host.IsProcessRoot ? "" : $" --root {host.Path}")} --run {journal.RunId} --force");
             return ExitCodes.RollbackKeptChanges;
         }));
         return command;

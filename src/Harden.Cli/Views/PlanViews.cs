@@ -17,17 +17,24 @@ public sealed class JsonPlanView : IPlanView
     public string Render(Plan plan) => JsonSerializer.Serialize(plan, HardenJson.Default.Plan) + "\n";
 }
 
-/// <summary>One line per resource, <c>+ ~ - =</c> from its action, with the diff under each changed file.</summary>
-public sealed class TextPlanView : IPlanView
+/// <summary>
+/// One line per resource, <c>+ ~ - =</c> from its action, with the diff under each changed file;
+/// <paramref name="brief"/> (--quiet) keeps only the warnings and the summary line.
+/// </summary>
+public sealed class TextPlanView(bool brief = false) : IPlanView
 {
     public string Render(Plan plan)
     {
         var sb = new StringBuilder();
-        sb.Append($"Profile {plan.Profile} on {plan.Root}{(plan.Live ? " (this host)" : " (offline root)")}\n");
-        if (plan.Platform is { } platform) sb.Append($"Release {platform}{(plan.ProfileDetected ? $"; no --profile given, so {plan.Profile}, the shipped profile for it" : "")}\n");
-        sb.Append('\n');
+        if (!brief)
+        {
+            sb.Append($"Profile {plan.Profile} on {plan.Root}{(plan.Live ? " (this host)" : " (offline root)")}\n");
+            if (plan.Platform is { } platform) sb.Append($"Release {platform}{(plan.ProfileDetected ? $"; no --profile given, so {plan.Profile}, the shipped profile for it" : "")}\n");
+            sb.Append('\n');
+        }
         foreach (var warning in plan.Warnings) sb.Append($"warning: {warning}\n");
         if (plan.LockoutRisk is { } risk) sb.Append($"warning: {risk}\n");
+        if (brief) return sb.Append(Summary(plan)).ToString();
         if (plan.Warnings.Length > 0 || plan.LockoutRisk is not null) sb.Append('\n');
 
         foreach (var change in plan.Changes)
@@ -71,16 +78,16 @@ public sealed class TextPlanView : IPlanView
             foreach (var m in plan.NoLongerManaged) sb.Append($"  {m.Address}  [{m.Module}, run {m.RunId}]\n");
         }
 
-        sb.Append('\n');
-        if (!plan.HasChanges)
-        {
-            sb.Append($"No changes. The host matches profile {plan.Profile} ({plan.Changes.Length} resources checked).\n");
-            return sb.ToString();
-        }
+        return sb.Append('\n').Append(Summary(plan)).ToString();
+    }
+
+    /// <summary>The last line: no changes, or the counts of what apply would do.</summary>
+    private static string Summary(Plan plan)
+    {
+        if (!plan.HasChanges) return $"No changes. The host matches profile {plan.Profile} ({plan.Changes.Length} resources checked).\n";
         var handlers = plan.Handlers.Count(h => h.SkipReason is null);
-        sb.Append($"Plan: {plan.Count(ChangeAction.Create)} to create, {plan.Count(ChangeAction.Update)} to update, " +
-                  $"{plan.Count(ChangeAction.Delete)} to remove, {plan.Count(ChangeAction.NoOp)} unchanged, {handlers} handler(s).\n");
-        return sb.ToString();
+        return $"Plan: {plan.Count(ChangeAction.Create)} to create, {plan.Count(ChangeAction.Update)} to update, " +
+               $"{plan.Count(ChangeAction.Delete)} to remove, {plan.Count(ChangeAction.NoOp)} unchanged, {handlers} handler(s).\n";
     }
 
     /// <summary>Files show as their path, as people know them; everything else by address.</summary>

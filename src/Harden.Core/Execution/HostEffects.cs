@@ -127,7 +127,36 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
     {
         ct.ThrowIfCancellationRequested();
         using var grace = StopGrace.For(ct);
-        return await runner.RunAsync(argv, grace.Token);
+        // Package installs and AIDE's first database take minutes: a line every half minute shows
+        // the run is alive, and the time taken is said at the end.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var finished = new CancellationTokenSource();
+        var heartbeat = HeartbeatAsync(argv[0], clock, finished.Token);
+        try
+        {
+            return await runner.RunAsync(argv, grace.Token);
+        }
+        finally
+        {
+            await finished.CancelAsync();
+            await heartbeat;
+            if (clock.Elapsed >= LongStep) report($"    {argv[0]} took {clock.Elapsed.TotalSeconds:0} s");
+        }
+    }
+
+    private static readonly TimeSpan LongStep = TimeSpan.FromSeconds(30);
+
+    private async Task HeartbeatAsync(string program, System.Diagnostics.Stopwatch clock, CancellationToken done)
+    {
+        using var timer = new PeriodicTimer(LongStep);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(done)) report($"    {program} still running ({clock.Elapsed.TotalSeconds:0} s)…");
+        }
+        catch (OperationCanceledException)
+        {
+            // The program ended.
+        }
     }
 
     public (uint Uid, uint Gid) ResolveOwner(string owner, string group)
