@@ -89,9 +89,9 @@ public sealed class AuditorDepthTests : RootTest
             }
             // The root's own sysctl parses every line: with no /proc in the chroot it can only say, for
             // each key, which file it would write (the live VM tests check the values in a real kernel).
-            var settings = Root.ReadText("/etc/sysctl.d/99-zz-hipaa.conf").Split('\n').Where(l => l.Contains(" = ")).Select(l => l.Split(" = ")[0]).ToList();
+            var settings = Root.ReadText("/etc/sysctl.d/zz-hipaa.conf").Split('\n').Where(l => l.Contains(" = ")).Select(l => l.Split(" = ")[0]).ToList();
             Assert.That(settings, Has.Count.GreaterThan(30));
-            var parsed = await Root.Chroot("sysctl", "-p", "/etc/sysctl.d/99-zz-hipaa.conf");
+            var parsed = await Root.Chroot("sysctl", "-p", "/etc/sysctl.d/zz-hipaa.conf");
             Assert.That(parsed.StandardError.Trim().Split('\n'), Is.EqualTo(settings.Select(k => $"sysctl: cannot stat /proc/sys/{k.Replace('.', '/')}: No such file or directory")));
 
             Assert.That((await Root.Chroot("systemctl", "is-enabled", "ctrl-alt-del.target")).StandardOutput.Trim(), Is.EqualTo("masked"));
