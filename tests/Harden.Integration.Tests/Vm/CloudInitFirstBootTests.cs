@@ -4,9 +4,10 @@ namespace Harden.Integration.Tests.Vm;
 
 /// <summary>
 /// The main deployment path: a stock image's first boot, with the user-data of
-/// examples/cloud-init/user-data.yaml (the admin with a key; runcmd fetches the shipped NativeAOT
-/// binary, checks its sha256 and runs <c>harden apply</c>) on a NoCloud seed. The admin made by cloud-init is the only
-/// possible operator.
+/// examples/cloud-init/user-data.yaml (the admin with a key; runcmd fetches the Debian package,
+/// checks its sha256, installs it with apt and runs <c>harden apply --format json</c>) on a NoCloud
+/// seed. The admin made by cloud-init is the only possible operator. The guest's own cloud-init
+/// (Debian's) validates the example, as shipped and as booted, with <c>cloud-init schema</c>.
 /// </summary>
 [Parallelizable(ParallelScope.Self)]
 public sealed class CloudInitFirstBootTests
@@ -16,13 +17,14 @@ public sealed class CloudInitFirstBootTests
     {
         if (Environment.UserName != "root") Assert.Ignore("the VM tests build an image with mmdebstrap, which needs root");
         var image = await VmImage.EnsureAsync();
-        var binary = await PublishedHarden.NativeAsync();
-        var example = await File.ReadAllTextAsync(Path.Combine(PublishedHarden.RepoRoot, "examples", "cloud-init", "user-data.yaml"));
-        // The binary is served from this machine's loopback; qemu's user-mode network shows it to the guest as 10.0.2.2.
-        using var server = BinaryServer.Start(binary);
-        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(binary)));
+        var deb = await PublishedHarden.DebAsync();
+        var examplePath = Path.Combine(PublishedHarden.RepoRoot, "examples", "cloud-init", "user-data.yaml");
+        var example = await File.ReadAllTextAsync(examplePath);
+        // The package is served from this machine's loopback; qemu's user-mode network shows it to the guest as 10.0.2.2.
+        using var server = PackageServer.Start(deb);
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(deb)));
         await using var vm = await LiveVm.StartOrSkipAsync(image, key => example.Replace("ADMIN_PUBLIC_KEY", key)
-            .Replace("HARDEN_URL", $"http://10.0.2.2:{server.Port}/harden").Replace("HARDEN_SHA256", sha256));
+            .Replace("HARDEN_DEB_URL", $"http://10.0.2.2:{server.Port}/{PackageServer.Name}").Replace("HARDEN_DEB_SHA256", sha256));
 
         // runcmd runs after sshd is up: wait for cloud-init to finish, then look.
         var status = await vm.SshAsync("cloud-init status --wait --long", TimeSpan.FromMinutes(10));
@@ -32,11 +34,23 @@ public sealed class CloudInitFirstBootTests
         var sshd = await vm.SshAsync("sudo sshd -T");
         var fresh = await vm.SshAsync("id -nG");
         var log = await vm.SshAsync("sudo tail -40 /var/log/cloud-init-output.log");
+        var applied = await vm.SshAsync("sudo cat /var/log/harden/first-boot-apply.json");
+        var logMode = await vm.SshAsync("sudo stat -c %a /var/log/harden");
+        var installed = await vm.SshAsync("dpkg-query -W -f '${Status} ${Version}' harden");
+        var bootedSchema = await vm.SshAsync("sudo cloud-init schema --system");
+        await vm.CopyInAsync(examplePath, "/tmp/user-data.yaml");
+        var shippedSchema = await vm.SshAsync("cloud-init schema --config-file /tmp/user-data.yaml");
         var diagnosis = $"{status}\n--- runs ---\n{runs}\n--- cloud-init-output ---\n{log.StandardOutput}";
         Assert.Multiple(() =>
         {
             Assert.That(status.ExitCode, Is.Zero, diagnosis);
             Assert.That(status.StandardOutput, Does.Contain("status: done"), diagnosis);
+            Assert.That(shippedSchema.ExitCode, Is.Zero, "the example as shipped passes Debian's cloud-init schema\n" + shippedSchema);
+            Assert.That(shippedSchema.StandardOutput, Does.Contain("Valid cloud-config"), shippedSchema.ToString());
+            Assert.That(bootedSchema.ExitCode, Is.Zero, "and so does the user-data this host booted with\n" + bootedSchema);
+            Assert.That(installed.StandardOutput, Does.StartWith("install ok installed"), "the package is installed\n" + installed);
+            Assert.That(logMode.StandardOutput.Trim(), Is.EqualTo("700"));
+            Assert.That(applied.StandardOutput, Does.Contain("\"outcome\": \"applied\"").And.Contain("\"format_version\""), "the apply's JSON is kept\n" + applied);
             Assert.That(runs.StandardOutput, Does.Contain("\"completed\"").And.Not.Contain("failed-restored"), "the first-boot run completed\n" + diagnosis);
             Assert.That(Rules(loaded.StandardOutput), Is.EqualTo(Rules(compiled.StandardOutput)), "every compiled audit rule is loaded\n" + loaded);
             Assert.That(loaded.StandardOutput, Does.Contain("-k phi_access"));
@@ -51,17 +65,18 @@ public sealed class CloudInitFirstBootTests
         text.Split('\n').Count(l => l.StartsWith("-w ", StringComparison.Ordinal) || l.StartsWith("-a ", StringComparison.Ordinal));
 
     /// <summary>
-    /// Serves one file over HTTP/1.0 on 127.0.0.1 (a free port), as an artifact server would. A
+    /// Serves the package as /<see cref="Name"/> over HTTP/1.0 on 127.0.0.1 (a free port), as an artifact server would. A
     /// plain socket rather than HttpListener: the guest asks for host 10.0.2.2, which HttpListener
     /// would refuse for a 127.0.0.1 prefix.
     /// </summary>
-    private sealed class BinaryServer : IDisposable
+    private sealed class PackageServer : IDisposable
     {
         private readonly System.Net.Sockets.TcpListener _listener;
         private readonly CancellationTokenSource _stop = new();
+        public const string Name = "harden.deb";
         public int Port { get; }
 
-        private BinaryServer(string path)
+        private PackageServer(string path)
         {
             _listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
             _listener.Start();
@@ -83,7 +98,7 @@ public sealed class CloudInitFirstBootTests
                             if (n == 0) break;
                             request.Append(Encoding.ASCII.GetString(buffer, 0, n));
                         }
-                        var found = request.ToString().StartsWith("GET /harden ", StringComparison.Ordinal);
+                        var found = request.ToString().StartsWith($"GET /{Name} ", StringComparison.Ordinal);
                         var header = found ? $"HTTP/1.0 200 OK\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n"
                             : "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
                         await stream.WriteAsync(Encoding.ASCII.GetBytes(header));
@@ -101,7 +116,7 @@ public sealed class CloudInitFirstBootTests
             });
         }
 
-        public static BinaryServer Start(string path) => new(path);
+        public static PackageServer Start(string path) => new(path);
 
         public void Dispose()
         {
