@@ -15,8 +15,9 @@ public sealed class DebianRoot : IDisposable
 
     /// <summary>The releases the shipped debian-hipaa profile supports: Debian 11, 12 and 13.</summary>
     public static readonly string[] Suites = ["bullseye", "bookworm", "trixie"];
-    public static readonly string[] Packages =
-        ["systemd", "openssh-server", "auditd", "audispd-plugins", "libpam-pwquality", "cracklib-runtime", "pamtester", "chrony", "nftables", "restic", "rsyslog", "rsyslog-gnutls", "sudo", "passwd", "procps", "apparmor", "unattended-upgrades", "needrestart", "kmod", "debsums", "aide", "aide-common", "cron", "clamav"];
+    /// <summary>The packages in every test root, one per line in root-packages.txt (bench/run.sh builds its root from the same list).</summary>
+    public static readonly string[] Packages = File.ReadAllLines(System.IO.Path.Combine(Vm.PublishedHarden.RepoRoot, "tests/Harden.Integration.Tests/root-packages.txt"))
+        .Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
 
     private static readonly SemaphoreSlim BuildGate = new(1, 1);
     private static readonly Dictionary<string, string> Tarballs = new(StringComparer.Ordinal);
