@@ -2,7 +2,7 @@
 # Thin PowerShell 7 wrapper over the dotnet CLI; the README's plain dotnet commands are the reference.
 [CmdletBinding()]
 param(
-    [ValidateSet('restore', 'build', 'test', 'publish', 'all')]
+    [ValidateSet('restore', 'build', 'test', 'publish', 'bench', 'all')]
     [string]$Task = 'all',
     [string]$Configuration = 'Release',
     [string]$Output = 'artifacts/harden'
@@ -23,6 +23,12 @@ switch ($Task) {
     'build' { Invoke-Dotnet build Harden.sln -c $Configuration }
     'test' { Invoke-Dotnet test Harden.sln -c $Configuration --logger 'trx;LogFilePrefix=harden' --results-directory TestResults }
     'publish' { Invoke-Dotnet publish src/Harden.Cli -c $Configuration -o $Output }
+    # bench/run.sh does the work (hyperfine, chroot): this only runs it and reports its failure.
+    'bench' {
+        Write-Host 'bash bench/run.sh'
+        & bash bench/run.sh
+        if ($LASTEXITCODE -ne 0) { throw "bench/run.sh failed with exit code $LASTEXITCODE" }
+    }
     'all' {
         Invoke-Dotnet restore Harden.sln
         Invoke-Dotnet build Harden.sln -c $Configuration --no-restore
