@@ -192,6 +192,42 @@ public sealed class LiveHostTests(string suite)
     /// claiming success, and plan shows the difference with "reboot".
     /// </summary>
     [Test, Order(7)]
+    public async Task A_firewall_that_shuts_the_operator_out_reverts_by_itself_and_a_confirmed_one_stays()
+    {
+        // qemu's user network brings the operator in from 10.0.2.2: rules that let SSH in only from
+        // TEST-NET-1 shut every new session out. Nobody can confirm them, so they must revert.
+        const int confirm = 45;
+        var firewall = $"--set {Members} --set firewall=true --set firewall_confirm_seconds={confirm}";
+        var bad = await _vm.SshAsync($"sudo harden apply --yes {firewall} --set firewall_ssh_sources=192.0.2.0/24");
+        var shutOut = await _vm.SshAsync("true", TimeSpan.FromSeconds(20));
+        await Task.Delay(TimeSpan.FromSeconds(confirm + 10));
+        var reverted = await _vm.SshAsync("sudo journalctl -t harden --no-pager -o cat; sudo nft list ruleset", TimeSpan.FromSeconds(60));
+        var undoBad = await _vm.SshAsync("sudo harden rollback --yes");
+
+        // Rules that let the operator in, confirmed from a new session as the loader asks: they stay.
+        var good = await _vm.SshAsync($"sudo harden apply --yes {firewall} --set firewall_ssh_sources=10.0.2.0/24");
+        var confirmed = await _vm.SshAsync("sudo harden-firewall-load --confirm", TimeSpan.FromSeconds(20));
+        await Task.Delay(TimeSpan.FromSeconds(confirm + 10));
+        var kept = await _vm.SshAsync("sudo nft list table inet hipaa_filter", TimeSpan.FromSeconds(60));
+        var undoGood = await _vm.SshAsync("sudo harden rollback --yes");
+        Assert.Multiple(() =>
+        {
+            Assert.That(bad.ExitCode, Is.Zero, bad.ToString());
+            Assert.That(bad.StandardOutput, Does.Contain("harden-firewall-load"), "the loader ran as the handler");
+            Assert.That(shutOut.Succeeded, Is.False, "a new session is refused while the bad rules are in force\n" + shutOut);
+            Assert.That(reverted.Succeeded, $"after {confirm} s unconfirmed the operator is let in again\n{reverted}");
+            Assert.That(reverted.StandardOutput, Does.Contain("firewall rules not confirmed; previous ruleset restored"));
+            Assert.That(reverted.StandardOutput, Does.Not.Contain("hipaa_filter"), "and the bad rules are gone, not kept beside the old ones");
+            Assert.That(undoBad.ExitCode, Is.Zero, undoBad.ToString());
+            Assert.That(good.ExitCode, Is.Zero, good.ToString());
+            Assert.That(confirmed.StandardOutput, Does.Contain("automatic revert cancelled"), confirmed.ToString());
+            Assert.That(kept.Succeeded, "confirmed rules stay past the revert time\n" + kept);
+            Assert.That(kept.StandardOutput, Does.Contain("tcp dport 22"));
+            Assert.That(undoGood.ExitCode, Is.Zero, undoGood.ToString());
+        });
+    }
+
+    [Test, Order(8)]
     public async Task With_immutable_audit_rules_apply_and_rollback_say_a_reboot_is_needed()
     {
         var locked = await _vm.SshAsync($"sudo harden apply --yes --set {Members} --set audit_immutable=true");
