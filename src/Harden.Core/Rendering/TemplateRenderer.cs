@@ -16,6 +16,11 @@ public sealed class TemplateRenderer(ITemplateSource source)
 {
     private readonly ConcurrentDictionary<string, Template> _parsed = new(StringComparer.Ordinal);
 
+    // Scriban's functions (string, array, math…), made once per renderer and frozen: a
+    // TemplateContext made without them deep-copies the whole library for every one of a plan's
+    // renders. A template's own assignments go to the model pushed above them, made per render.
+    private readonly ScriptObject _builtins = Frozen(new Scriban.Functions.BuiltinFunctions());
+
     public string Render(string templateName, IReadOnlyDictionary<string, VariableValue> variables) =>
         Render(templateName, _parsed.GetOrAdd(templateName, Parse), variables);
 
@@ -35,6 +40,39 @@ public sealed class TemplateRenderer(ITemplateSource source)
 
     private string Render(string templateName, Template template, IReadOnlyDictionary<string, VariableValue> variables)
     {
+        var context = new TemplateContext(_builtins)
+        {
+            StrictVariables = true,
+            EnableRelaxedMemberAccess = false,
+            TemplateLoader = new ConfinedLoader(source),
+            MemberRenamer = member => member.Name,
+            LoopLimit = 10_000,
+            RecursiveLimit = 32,
+        };
+        context.PushGlobal(Model(variables));
+        try
+        {
+            return template.Render(context);
+        }
+        catch (ScriptRuntimeException e)
+        {
+            throw new HardenException($"template {Where(templateName, e.Span)}: {e.OriginalMessage}");
+        }
+    }
+
+    private static ScriptObject Frozen(ScriptObject builtins)
+    {
+        foreach (var value in builtins.Values)
+        {
+            if (value is IScriptObject library) library.IsReadOnly = true;
+        }
+        ((IScriptObject)builtins).IsReadOnly = true;
+        return builtins;
+    }
+
+    /// <summary>The variables as Scriban values, new for each render so no template's assignment reaches another.</summary>
+    private static ScriptObject Model(IReadOnlyDictionary<string, VariableValue> variables)
+    {
         var model = new ScriptObject();
         foreach (var (name, value) in variables)
         {
@@ -46,24 +84,7 @@ public sealed class TemplateRenderer(ITemplateSource source)
                 _ => value.ToString(),
             });
         }
-        var context = new TemplateContext
-        {
-            StrictVariables = true,
-            EnableRelaxedMemberAccess = false,
-            TemplateLoader = new ConfinedLoader(source),
-            MemberRenamer = member => member.Name,
-            LoopLimit = 10_000,
-            RecursiveLimit = 32,
-        };
-        context.PushGlobal(model);
-        try
-        {
-            return template.Render(context);
-        }
-        catch (ScriptRuntimeException e)
-        {
-            throw new HardenException($"template {Where(templateName, e.Span)}: {e.OriginalMessage}");
-        }
+        return model;
     }
 
     private Template Parse(string name)
