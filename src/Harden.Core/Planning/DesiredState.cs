@@ -125,7 +125,7 @@ public sealed partial record DesiredState(
             var extra = aging.ExtraUsersFrom is { } ev && variables.TryGetValue(ev, out var ex) && ex is VariableValue.List el ? el.Items : [];
             yield return new AccountAgingResource(id, Days(aging.MinDays, "min_days"), Days(aging.MaxDays, "max_days"), Days(aging.WarnDays, "warn_days"), [.. extra]);
         }
-        foreach (var s in module.Services) yield return new ServiceResource(id, s.Name, s.State);
+        foreach (var s in module.Services) yield return new ServiceResource(id, s.Name, s.State, s.Start);
         if (module.Verify == "auditctl") yield return new AuditKernelResource(id);
         if (module.Verify == "sysctl")
         {

@@ -48,7 +48,8 @@ public sealed record ManagedAging(string MinDays, string MaxDays, string WarnDay
 public sealed record ManagedPermission(string Path, UnixFileMode MaxMode);
 
 /// <summary>A systemd unit that must be enabled, disabled or masked.</summary>
-public sealed record ManagedService(string Name, string State);
+/// <param name="Start">On a live host, also start (or stop) it now; false leaves starting to a handler (the firewall's timed loader).</param>
+public sealed record ManagedService(string Name, string State, bool Start = true);
 
 /// <summary>
 /// What runs after a module's files change. <see cref="Run"/> is for a live host; under an offline

@@ -331,10 +331,10 @@ internal sealed record ProfileDocument(
         var services = ImmutableArray.CreateBuilder<ManagedService>();
         foreach (var sv in r.Mappings(m, "services", $"service of module '{id}'"))
         {
-            r.OnlyKeys(sv, "name", "state");
+            r.OnlyKeys(sv, "name", "state", "start");
             var name = r.RequiredScalar(sv, "name");
             if (!Patterns.UnitName().IsMatch(name)) throw r.Error(sv, $"module '{id}': '{name}' is not a systemd unit name");
-            services.Add(new ManagedService(name, Known(r, sv, "state", KnownNames.ServiceStates, id) ?? "enabled"));
+            services.Add(new ManagedService(name, Known(r, sv, "state", KnownNames.ServiceStates, id) ?? "enabled", r.OptionalBool(sv, "start") ?? true));
         }
         var filters = ImmutableArray.CreateBuilder<ManagedFilter>();
         foreach (var f in r.Mappings(m, "filters", $"filter of module '{id}'"))

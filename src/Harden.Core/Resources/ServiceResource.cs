@@ -6,10 +6,12 @@ namespace Harden.Resources;
 
 /// <summary>
 /// A systemd unit enabled, disabled or masked. <c>systemctl enable</c> works offline under chroot
-/// (it only makes links); on a live host <c>--now</c> also starts or stops it. Restore sets the state
-/// from before the run, unless someone changed it since.
+/// (it only makes links); on a live host <c>--now</c> also starts or stops it, unless
+/// <paramref name="startNow"/> is false: nftables.service is enabled for boot, but on a live host
+/// only its handler loads the rules, with a timed revert that a plain start would bypass. Restore
+/// sets the state from before the run (stopping what it disables), unless someone changed it since.
 /// </summary>
-public sealed class ServiceResource(string module, string unit, string state) : IResource
+public sealed class ServiceResource(string module, string unit, string state, bool startNow = true) : IResource
 {
     public const string Kind = "service";
 
@@ -32,13 +34,13 @@ public sealed class ServiceResource(string module, string unit, string state) : 
     {
         var now = ServiceReader.Read(fx.Root, [unit])[unit];
         if (now == "absent" && state != "masked") throw new HardenException($"unit {unit} does not exist on the target (is its package installed?)");
-        await SetAsync(fx, unit, now, state, ct);
+        await SetAsync(fx, unit, now, state, ct, startNow);
         return change.After;
     }
 
-    private static async Task SetAsync(IHostEffects fx, string unit, string from, string to, CancellationToken ct)
+    private static async Task SetAsync(IHostEffects fx, string unit, string from, string to, CancellationToken ct, bool startNow = true)
     {
-        var now = fx.Root.IsLive ? new[] { "--now" } : [];
+        var now = fx.Root.IsLive && startNow ? new[] { "--now" } : [];
         if (from == "masked" && to != "masked") await RunAsync(fx, ["systemctl", "unmask", unit], ct);
         string[] argv = to switch
         {
