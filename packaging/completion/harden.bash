@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bash completion for harden: asks harden itself (System.CommandLine's [suggest] directive), so the
 # completions are always the commands, options and values of the installed binary.
 _harden()

@@ -21,9 +21,7 @@ public sealed class ShippedArtifactsTests
         using var root = await DebianRoot.CreateAsync();
         try
         {
-            var publish = await CliWrap.Cli.Wrap("dotnet")
-                .WithArguments(["publish", Path.Combine(RepoRoot, "src/Harden.Cli"), "-c", "Release", "-o", output, nativeAot ? "-p:PublishAot=true" : "-p:PublishAot=false"])
-                .WithValidation(CliWrap.CommandResultValidation.None).ExecuteBufferedAsync();
+            var publish = await Vm.PublishedHarden.DotnetAsync("publish", Path.Combine(RepoRoot, "src/Harden.Cli"), "-c", "Release", "-o", output, nativeAot ? "-p:PublishAot=true" : "-p:PublishAot=false");
             Assert.That(publish.ExitCode, Is.Zero, publish.StandardOutput + publish.StandardError);
             Assert.That(Directory.GetFiles(output).Select(Path.GetFileName), Is.EquivalentTo(new[] { "harden" }), "one file, nothing beside it");
 
@@ -57,7 +55,7 @@ public sealed class ShippedArtifactsTests
         try
         {
             var feed = Path.Combine(work, "feed");
-            var pack = await DebianRoot.Run("dotnet", ["pack", Path.Combine(RepoRoot, "src/Harden.Cli"), "-c", "Release", "-o", feed]);
+            var pack = await Vm.PublishedHarden.DotnetAsync("pack", Path.Combine(RepoRoot, "src/Harden.Cli"), "-c", "Release", "-o", feed);
             Assert.That(pack.ExitCode, Is.Zero, pack.StandardOutput + pack.StandardError);
             Assert.That(Directory.GetFiles(feed, "harden.*.nupkg"), Has.Length.EqualTo(1));
             // Only the local folder as a source: the install needs nothing from the network.
@@ -77,7 +75,12 @@ public sealed class ShippedArtifactsTests
     }
 
     [TestCase(".ci/run")]
-    [TestCase("tests/bench/bench.sh")]
+    [TestCase("bench/run.sh")]
+    [TestCase("packaging/build-deb.sh")]
+    [TestCase("packaging/sysroot.sh")]
+    [TestCase("packaging/debian/postinst")]
+    [TestCase("packaging/debian/prerm")]
+    [TestCase("packaging/completion/harden.bash")]
     public async Task Shell_scripts_pass_shellcheck(string script)
     {
         await DebianRoot.EnsurePackagesAsync("shellcheck");

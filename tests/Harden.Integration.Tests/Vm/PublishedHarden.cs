@@ -11,6 +11,25 @@ public static class PublishedHarden
 
     public static Task<string> NativeAsync() => Binary.Value;
 
+    // Every dotnet publish or pack of src/Harden.Cli shares its obj/ folder: two at once truncate
+    // each other's native link ("final link failed: file truncated"), so they take turns.
+    private static readonly SemaphoreSlim BuildGate = new(1, 1);
+
+    /// <summary>Runs dotnet (publish, pack) on this checkout, one at a time; the caller judges the exit code.</summary>
+    public static async Task<CliWrap.Buffered.BufferedCommandResult> DotnetAsync(params string[] args)
+    {
+        await BuildGate.WaitAsync();
+        try
+        {
+            return await CliWrap.Buffered.BufferedCommandExtensions.ExecuteBufferedAsync(
+                CliWrap.Cli.Wrap("dotnet").WithArguments(args).WithValidation(CliWrap.CommandResultValidation.None));
+        }
+        finally
+        {
+            BuildGate.Release();
+        }
+    }
+
     /// <summary>harden_VERSION_amd64.deb, built by packaging/build-deb.sh from <see cref="NativeAsync"/>.</summary>
     public static Task<string> DebAsync() => Package.Value;
 
@@ -32,7 +51,8 @@ public static class PublishedHarden
         var sysroot = Path.Combine(DebianRoot.CacheDirectory, "sysroot-bullseye");
         await DebianRoot.Run(Path.Combine(RepoRoot, "packaging/sysroot.sh"), [sysroot]);
         var output = Directory.CreateTempSubdirectory("harden-vm-publish-").FullName;
-        await DebianRoot.Run("dotnet", ["publish", Path.Combine(RepoRoot, "src/Harden.Cli"), "-c", "Release", "-o", output, "-p:PublishAot=true", $"-p:SysRoot={sysroot}"]);
+        var publish = await DotnetAsync("publish", Path.Combine(RepoRoot, "src/Harden.Cli"), "-c", "Release", "-o", output, "-p:PublishAot=true", $"-p:SysRoot={sysroot}");
+        if (publish.ExitCode != 0) throw new InvalidOperationException($"dotnet publish failed: {publish.StandardOutput}{publish.StandardError}");
         TestContext.Progress.WriteLine($"harden tests: NativeAOT binary (Debian 11 glibc) published in {clock.Elapsed.TotalSeconds:0} s.");
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(output, recursive: true);
         return Path.Combine(output, "harden");
