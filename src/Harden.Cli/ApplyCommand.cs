@@ -20,13 +20,19 @@ internal static class ApplyCommand
         var yes = new Option<bool>("--yes", "-y") { Description = "Do not ask for confirmation (for cloud-init and scripts)" };
         var acceptRisk = new Option<bool>("--accept-lockout-risk")
         {
-            Description = "Apply even though no allowed user could log in over SSH afterwards",
+            Description = "Apply even though the operator, or an account that can log in or run cron jobs today, would lose that access (see the plan's impact section; shut_out_accounts names intended losses)",
         };
         var prune = new Option<bool>("--prune")
         {
             Description = "Also return what earlier runs changed and the profile no longer manages to its state before harden",
         };
         var lockWait = LockWaitOption();
+        var packageLockWait = new Option<int>("--package-lock-timeout")
+        {
+            Description = "Seconds to wait for apt/dpkg's lock when another process holds it (unattended-upgrades at first boot), with progress",
+            HelpName = "SECONDS",
+            DefaultValueFactory = _ => (int)AptLock.DefaultTimeout.TotalSeconds,
+        };
         var command = new Command("apply", "Converge the host to a profile: back up, write atomically, validate, reload, verify; restore by itself on failure")
         {
             planFile,
@@ -36,6 +42,7 @@ internal static class ApplyCommand
         command.Options.Add(acceptRisk);
         command.Options.Add(prune);
         command.Options.Add(lockWait);
+        command.Options.Add(packageLockWait);
         command.SetAction((r, ct) => io.GuardAsync(async () =>
         {
             var json = common.Json(r);
@@ -70,7 +77,11 @@ internal static class ApplyCommand
             if (!await ConfirmAsync(io, r.GetValue(yes), "Apply these changes?"))
                 return ExitCodes.Error;
 
-            var executor = new Executor(root, new CliWrapCommandRunner(root), TimeProvider.System, report);
+            if (r.GetValue(packageLockWait) is < 0 or > 86400) throw new HardenException("--package-lock-timeout takes 0 to 86400 seconds");
+            var executor = new Executor(root, new CliWrapCommandRunner(root), TimeProvider.System, report)
+            {
+                PackageLockTimeout = TimeSpan.FromSeconds(r.GetValue(packageLockWait)),
+            };
             var result = await executor.ApplyAsync(plan, ct, pruning);
             if (json) await WriteJson(io, plan, result, result.RebootNeeded is null ? "applied" : "reboot-needed");
             else

@@ -37,9 +37,15 @@ public static class Workflow
             Profile = request.Profile is null ? profile.Name : ProfileLoader.LooksLikePath(request.Profile) ? Path.GetFullPath(request.Profile) : request.Profile,
             TemplatesDirectory = request.TemplatesDirectory is { } t ? Path.GetFullPath(t) : null,
         };
+        IReadOnlyCollection<string> Names(string variable) =>
+            desired.Variables.TryGetValue(variable, out var v) && v is VariableValue.List list ? list.Items : [];
+        var impact = Access.AccessModel.Assess(plan, host, Names(Access.AccessModel.AutomationVariable), Names(Access.AccessModel.ShutOutVariable),
+            [.. Names("ssh_allow_members"), .. request.Operator is { } op ? new[] { op } : []]);
         return plan with
         {
-            LockoutRisk = LockoutGuard.Assess(plan, host, request.Operator),
+            Impact = impact,
+            // The operator and "somebody must remain" first; then every other account that would lose access.
+            LockoutRisk = LockoutGuard.Assess(plan, host, request.Operator) ?? Access.AccessModel.Refusal(impact),
             Request = absolute,
             Platform = release.ToString(),
             ProfileDetected = request.Profile is null,

@@ -34,7 +34,11 @@ public sealed class TextPlanView(bool brief = false) : IPlanView
         }
         foreach (var warning in plan.Warnings) sb.Append($"warning: {warning}\n");
         if (plan.LockoutRisk is { } risk) sb.Append($"warning: {risk}\n");
-        if (brief) return sb.Append(Summary(plan)).ToString();
+        if (brief)
+        {
+            foreach (var lost in plan.Impact?.Accounts.Where(a => a.Loses) ?? []) sb.Append($"impact: {Loss(lost)}\n");
+            return sb.Append(Summary(plan)).ToString();
+        }
         if (plan.Warnings.Length > 0 || plan.LockoutRisk is not null) sb.Append('\n');
 
         foreach (var change in plan.Changes)
@@ -78,8 +82,35 @@ public sealed class TextPlanView(bool brief = false) : IPlanView
             foreach (var m in plan.NoLongerManaged) sb.Append($"  {m.Address}  [{m.Module}, run {m.RunId}]\n");
         }
 
+        if (plan.Impact is { } impact) AppendImpact(sb, impact);
         return sb.Append('\n').Append(Summary(plan)).ToString();
     }
+
+    /// <summary>
+    /// Who and what the plan affects, last before the summary so it is on the screen when the plan
+    /// ends: every account that can log in or has jobs, with SSH and cron before -> after.
+    /// </summary>
+    private static void AppendImpact(StringBuilder sb, Access.Impact impact)
+    {
+        sb.Append("\nImpact (who and what this plan affects; apply refuses a loss nobody named):\n");
+        if (impact.Accounts.Length == 0) sb.Append("  accounts: none can log in by SSH or has cron jobs\n");
+        foreach (var a in impact.Accounts)
+        {
+            sb.Append($"  {(a.Loses ? (a.Intended ? "-" : "!") : " ")} {a.Account}: {a.KindReason}; ssh {a.SshNow ?? "none"} -> {a.SshAfter ?? "none"}");
+            if (a.CronNow is { } cronNow) sb.Append($"; cron {(cronNow ? "allowed" : "refused")} -> {(a.CronAfter == true ? "allowed" : "refused")}");
+            sb.Append('\n');
+            if (a.Loses) sb.Append($"      {(a.Intended ? "loses access, as intended" : "LOSES ACCESS")}: {a.Why}\n");
+            else if (a.Why is { } why) sb.Append($"      note: {why}\n");
+            if (a.Password is { } password) sb.Append($"      password aging: {password}\n");
+        }
+        if (impact.Services.Length > 0) sb.Append($"  services restarted or reloaded: {string.Join("; ", impact.Services)}\n");
+        if (impact.PackagesInstalled.Length > 0) sb.Append($"  packages installed: {string.Join(", ", impact.PackagesInstalled)}\n");
+        if (impact.PackagesRemoved.Length > 0) sb.Append($"  packages removed: {string.Join(", ", impact.PackagesRemoved)}\n");
+        foreach (var note in impact.Notes) sb.Append($"  note: {note}\n");
+    }
+
+    private static string Loss(Access.AccountImpact a) =>
+        $"{a.Account} ({a.KindReason}) {(a.LosesSsh ? "loses SSH" : "loses cron")}{(a.Intended ? " as intended" : "")}: {a.Why}";
 
     /// <summary>The last line: no changes, or the counts of what apply would do.</summary>
     private static string Summary(Plan plan)

@@ -21,6 +21,11 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
     /// <summary>How long a restore after a failure or a signal may take before it gives up and says what is left.</summary>
     public static TimeSpan RestoreBudget { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>How long package commands wait for another process's apt/dpkg lock (apply --package-lock-timeout).</summary>
+    public TimeSpan PackageLockTimeout { get; init; } = AptLock.DefaultTimeout;
+
+    private HostEffects Effects(RunJournal journal) => new(root, runner, journal, report, retryDelay, PackageLockTimeout, time);
+
     /// <summary>
     /// Folders where an earlier, killed run may have left a temporary file: those of every file the
     /// journals name, the run folders and harden's state folder. Called with the lock held.
@@ -42,8 +47,14 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
         // One read of the journals serves both the sweep and the new run's sequence number.
         var runs = RunJournal.All(root).ToList();
         SweepTemporaryFiles(runs, plan.Changes.Select(c => ResourceKinds.FileOf(c.Address)).OfType<string>());
+        // Before the run exists: a host that cannot get its packages is refused with nothing changed,
+        // and what apt will remove to install them is known (and said) before the first write.
+        var installs = plan.Pending.Where(c => c.Resource is PackageResource { Present: true }).ToList();
+        var preflight = installs.Count > 0
+            ? await new PackageTransaction(root, runner, report, PackageLockTimeout, time, retryDelay).PrepareAsync(installs, ct)
+            : null;
         var journal = RunJournal.Start(root, plan, time, runs);
-        var fx = new HostEffects(root, runner, journal, report, retryDelay);
+        var fx = Effects(journal);
         report($"run {journal.RunId}: backups in {RunJournal.RunDirectory(root, journal.RunId)}");
         var changed = 0;
         string? rebootNeeded = null;
@@ -59,6 +70,20 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
                 {
                     await ValidateStagedAsync(plan, journal, ct);
                     validated = true;
+                }
+                if (preflight is not null && installs.Contains(change))
+                {
+                    // All of them at once, at the first: one apt transaction for the run.
+                    if (change != installs[0]) continue;
+                    foreach (var install in installs) journal.Begin(install);
+                    var states = await PackageResource.InstallAllAsync(installs, preflight, fx, ct);
+                    for (var i = 0; i < installs.Count; i++)
+                    {
+                        journal.Complete(installs[i].Address, states[i]);
+                        changed++;
+                        report($"  + {installs[i].Address}  ({installs[i].Reason})");
+                    }
+                    continue;
                 }
                 var resource = change.Resource ?? throw new HardenException($"{change.Address}: the plan has no resource to apply it (plans are made fresh for apply)");
                 journal.Begin(change);
@@ -326,7 +351,7 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
     public async Task<RollbackResult> RollbackAsync(RunJournal journal, bool force, CancellationToken ct)
     {
         SweepTemporaryFiles([.. RunJournal.All(root)], []);
-        var fx = new HostEffects(root, runner, journal, report, retryDelay);
+        var fx = Effects(journal);
         var outcome = await RestoreEntriesAsync(journal, fx, force, ct, failure: false);
         if (outcome.Failed.Count > 0)
         {
@@ -346,7 +371,7 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
         foreach (var byRun in plan.NoLongerManaged.GroupBy(m => m.RunId))
         {
             var journal = RunJournal.Open(root, byRun.Key);
-            var fx = new HostEffects(root, runner, journal, report, retryDelay);
+            var fx = Effects(journal);
             var addresses = byRun.Select(m => m.Address).ToHashSet();
             foreach (var entry in journal.Record.Entries.Where(e => addresses.Contains(e.Address)).Reverse())
             {

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using Harden.Host;
 using Polly;
-using Polly.Retry;
+
 
 namespace Harden.Execution;
 
@@ -53,29 +53,13 @@ public interface IHostEffects
 }
 
 /// <summary>The real effects, bound to one root and one run's journal.</summary>
-public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal journal, Action<string> report, TimeSpan? retryDelay = null) : IHostEffects
+/// <param name="lockTimeout">How long package commands wait for another process's apt/dpkg lock (<see cref="AptLock.DefaultTimeout"/>).</param>
+public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal journal, Action<string> report, TimeSpan? retryDelay = null,
+    TimeSpan? lockTimeout = null, TimeProvider? time = null) : IHostEffects
 {
-    private const int AptRetries = 8;
-    private static readonly string[] LockHeldSignatures = ["Could not get lock", "dpkg frontend lock", "is another process using it", "dpkg status database is locked"];
-
-    /// <summary>Waits out an apt/dpkg lock held by unattended-upgrades at first boot; bounded, and says why. Never used for writes.</summary>
-    private readonly ResiliencePipeline<CommandResult> _aptRetry = new ResiliencePipelineBuilder<CommandResult>()
-        .AddRetry(new RetryStrategyOptions<CommandResult>
-        {
-            ShouldHandle = new PredicateBuilder<CommandResult>().HandleResult(r =>
-                !r.Succeeded && LockHeldSignatures.Any(s => r.StandardError.Contains(s, StringComparison.Ordinal))),
-            MaxRetryAttempts = AptRetries,
-            Delay = retryDelay ?? TimeSpan.FromSeconds(2),
-            MaxDelay = TimeSpan.FromSeconds(30),
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
-            OnRetry = args =>
-            {
-                report($"  the package manager is locked by another process; retry {args.AttemptNumber + 1} of {AptRetries} in {args.RetryDelay.TotalSeconds:0}s");
-                return ValueTask.CompletedTask;
-            },
-        })
-        .Build();
+    /// <summary>Waits out an apt/dpkg lock held by unattended-upgrades at first boot; bounded per command, and says why. Never used for writes.</summary>
+    private ResiliencePipeline<CommandResult> AptRetry() =>
+        AptLock.Pipeline(report, lockTimeout ?? AptLock.DefaultTimeout, retryDelay ?? TimeSpan.FromSeconds(5), time ?? TimeProvider.System);
 
     public HostRoot Root => root;
     public string RunId => journal.RunId;
@@ -119,7 +103,7 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
         // Every program run here changes the host: a stop request lets it finish (see StopGrace), and
         // the retry loop between attempts still stops at once.
         return retryable
-            ? await _aptRetry.ExecuteAsync(async token => await RunToEndAsync(argv, token), ct)
+            ? await AptRetry().ExecuteAsync(async token => await RunToEndAsync(argv, token), ct)
             : await RunToEndAsync(argv, ct);
     }
 

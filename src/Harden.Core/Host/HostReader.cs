@@ -57,6 +57,7 @@ public static class HostReader
                 .ToImmutableDictionary(d => d, d => root.Files.FindFiles(HostRoot.Relative(d), Planning.AuditPrivileged.IsPrivileged).Select(p => "/" + p).ToImmutableArray()),
             // One read of /etc/shadow serves the lockout guard and any resource that asked for it (aging).
             ExpiredAccounts = SshAccess.Expired(Text(files[ShadowPath]), DateTimeOffset.UtcNow),
+            Today = Access.ShadowEntry.DayOf(DateTimeOffset.UtcNow),
         };
     }
 

@@ -115,6 +115,9 @@ public sealed record HostSnapshot(
     /// <summary>Accounts past their expiry date (/etc/shadow): no login of any kind.</summary>
     public ImmutableHashSet<string> ExpiredAccounts { get; init; } = [];
 
+    /// <summary>Today as /etc/shadow counts days (since 1970, UTC), fixed when the host was read so one plan sees one day.</summary>
+    public long Today { get; init; }
+
     public FileState File(string path) => Files.TryGetValue(path, out var f) ? f : FileState.Missing;
 
     public DirectoryState Directory(string path) => Directories.TryGetValue(path, out var d) ? d : DirectoryState.Missing;

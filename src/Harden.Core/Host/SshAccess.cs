@@ -36,7 +36,8 @@ public static class SshAccess
     {
         var patterns = AuthorizedKeysFiles(root, sshdFiles);
         var result = ImmutableDictionary.CreateBuilder<string, KeyAccess>(StringComparer.Ordinal);
-        foreach (var user in users.Where(u => (u.Uid == 0 || u.Uid >= 1000) && SafePath.IsAbsolute(u.Home)))
+        // Every account with a shell: automation is often a system account (backup, ansible) with a key.
+        foreach (var user in users.Where(u => u.CanLogIn && SafePath.IsAbsolute(u.Home) && u.Home != "/"))
         {
             var problems = new List<string>();
             var usable = 0;

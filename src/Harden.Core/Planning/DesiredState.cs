@@ -94,7 +94,11 @@ public sealed partial record DesiredState(
         {
             foreach (var path in Paths(f.Path))
                 yield return new FileResource(id, path, renderer.Render(f.Template, variables), f.Mode, Text(f.Owner, "owner"),
-                    Text(f.Group, "group"), f.Validator, f.Sensitive);
+                    Text(f.Group, "group"), f.Validator, f.Sensitive)
+                {
+                    KeepOwnersOf = f.KeepOwnersOf,
+                    KeepOwnersExcept = f.KeepOwnersExceptFrom is { } xv && variables.TryGetValue(xv, out var xs) && xs is VariableValue.List xl ? [.. xl.Items] : [],
+                };
         }
         foreach (var k in module.Keys)
         {
@@ -123,7 +127,9 @@ public sealed partial record DesiredState(
                     ? days
                     : throw new HardenException($"module '{id}': account_aging {what} must render to a whole number of days (0..99999)");
             var extra = aging.ExtraUsersFrom is { } ev && variables.TryGetValue(ev, out var ex) && ex is VariableValue.List el ? el.Items : [];
-            yield return new AccountAgingResource(id, Days(aging.MinDays, "min_days"), Days(aging.MaxDays, "max_days"), Days(aging.WarnDays, "warn_days"), [.. extra]);
+            var automation = aging.AutomationFrom is { } av2 && variables.TryGetValue(av2, out var au) && au is VariableValue.List al2 ? al2.Items : [];
+            yield return new AccountAgingResource(id, Days(aging.MinDays, "min_days"), Days(aging.MaxDays, "max_days"), Days(aging.WarnDays, "warn_days"), [.. extra],
+                aging.GraceDays is { } grace ? Days(grace, "grace_days") : 0, [.. automation]);
         }
         foreach (var s in module.Services) yield return new ServiceResource(id, s.Name, s.State, s.Start);
         if (module.Verify == "auditctl") yield return new AuditKernelResource(id);

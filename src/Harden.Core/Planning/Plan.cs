@@ -49,6 +49,9 @@ public sealed record Plan(
     /// <summary>The root's release as os-release says it (PRETTY_NAME, ID and VERSION_ID).</summary>
     public string? Platform { get; init; }
 
+    /// <summary>Who and what the plan affects (accounts that lose SSH or cron, passwords, services, packages): see <see cref="Access.AccessModel"/>.</summary>
+    public Access.Impact? Impact { get; init; }
+
     /// <summary>True when no profile was named and harden picked the shipped one for <see cref="Platform"/>.</summary>
     public bool ProfileDetected { get; init; }
 

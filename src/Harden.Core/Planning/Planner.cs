@@ -35,7 +35,8 @@ public static class Planner
         if (host.UnfinishedRun is { } run)
             warnings.Add($"run {run} did not finish (the process died mid-run); 'harden rollback --run {run}' restores the host to the state before it");
 
-        var (resources, leftOut) = AuditWatches.LeaveOutUnloadable(AuditPrivileged.Expand(desired.Resources.ToList(), host), host);
+        var (resources, leftOut) = AuditWatches.LeaveOutUnloadable(AuditPrivileged.Expand(
+            [.. desired.Resources.Select(r => r is FileResource { KeepOwnersOf: not null } f ? f.WithJobOwners(host) : r)], host), host);
         warnings.AddRange(leftOut);
         if (desired.ActiveModules.FirstOrDefault(m => m.Verify == AccountsReview.Verifier) is { } review)
         {

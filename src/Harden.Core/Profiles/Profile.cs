@@ -14,7 +14,17 @@ public sealed record ManagedFile(
     string Owner,
     string Group,
     string? Validator,
-    bool Sensitive = false);
+    bool Sensitive = false)
+{
+    /// <summary>
+    /// An allow list that keeps who uses a spool today (cron.allow keeps every crontab's owner): the
+    /// owners of the jobs in this folder are added below the rendered names at plan time.
+    /// </summary>
+    public string? KeepOwnersOf { get; init; }
+
+    /// <summary>The variable naming accounts meant to lose access: their jobs do not keep them listed.</summary>
+    public string? KeepOwnersExceptFrom { get; init; }
+}
 
 /// <summary>One key in a file the distribution owns (login.defs, auditd.conf): only that line is edited.</summary>
 /// <param name="Separator">Between key and value as written: " " (login.defs) or " = " (auditd.conf).</param>
@@ -42,7 +52,9 @@ public sealed record ManagedDirectory(string Path, string Owner, string Group, U
 /// Password aging for accounts that exist already (human accounts, plus the users a list variable
 /// names); each value may name variables and must render to a whole number of days.
 /// </summary>
-public sealed record ManagedAging(string MinDays, string MaxDays, string WarnDays, string? ExtraUsersFrom);
+/// <param name="GraceDays">Days an account whose password is already too old keeps it (a template; null: none).</param>
+/// <param name="AutomationFrom">The variable naming automation accounts, which aging leaves alone unless listed in ExtraUsersFrom.</param>
+public sealed record ManagedAging(string MinDays, string MaxDays, string WarnDays, string? ExtraUsersFrom, string? GraceDays = null, string? AutomationFrom = null);
 
 /// <summary>The most an existing file or folder may allow (bits beyond <see cref="MaxMode"/> are removed); a missing one is left alone.</summary>
 public sealed record ManagedPermission(string Path, UnixFileMode MaxMode);

@@ -293,10 +293,17 @@ internal sealed record ProfileDocument(
         var files = ImmutableArray.CreateBuilder<ManagedFile>();
         foreach (var f in r.Mappings(m, "files", $"file of module '{id}'"))
         {
-            r.OnlyKeys(f, "path", "template", "mode", "owner", "group", "validate", "sensitive");
+            r.OnlyKeys(f, "path", "template", "mode", "owner", "group", "validate", "sensitive", "keep_owners_of", "keep_owners_except_from");
+            var keepOwnersOf = r.OptionalScalar(f, "keep_owners_of");
+            if (keepOwnersOf is not null && keepOwnersOf is not (Access.AccountFactsReader.Crontabs or Access.AccountFactsReader.AtJobs))
+                throw r.Error(f, $"module '{id}': keep_owners_of must be {Access.AccountFactsReader.Crontabs} or {Access.AccountFactsReader.AtJobs}");
             files.Add(new ManagedFile(TargetPath(r, f, id), Template(r, f, id), Mode(r, f, id, "0644", 0x1FF),
                 r.OptionalScalar(f, "owner") ?? "root", r.OptionalScalar(f, "group") ?? "root",
-                Known(r, f, "validate", KnownNames.Validators, id), r.OptionalBool(f, "sensitive") ?? false));
+                Known(r, f, "validate", KnownNames.Validators, id), r.OptionalBool(f, "sensitive") ?? false)
+            {
+                KeepOwnersOf = keepOwnersOf,
+                KeepOwnersExceptFrom = r.OptionalScalar(f, "keep_owners_except_from"),
+            });
         }
         var keys = ImmutableArray.CreateBuilder<ManagedKey>();
         foreach (var k in r.Mappings(m, "keys", $"key of module '{id}'"))
@@ -352,9 +359,9 @@ internal sealed record ProfileDocument(
         ManagedAging? aging = null;
         if (r.Optional<YamlMappingNode>(m, "account_aging") is { } a)
         {
-            r.OnlyKeys(a, "min_days", "max_days", "warn_days", "extra_users_from");
+            r.OnlyKeys(a, "min_days", "max_days", "warn_days", "extra_users_from", "grace_days", "automation_from");
             aging = new ManagedAging(r.RequiredScalar(a, "min_days"), r.RequiredScalar(a, "max_days"), r.RequiredScalar(a, "warn_days"),
-                r.OptionalScalar(a, "extra_users_from"));
+                r.OptionalScalar(a, "extra_users_from"), r.OptionalScalar(a, "grace_days"), r.OptionalScalar(a, "automation_from"));
         }
         foreach (var package in r.List(m, "packages").Concat(r.List(m, "absent_packages")))
         {

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
+using Harden.Access;
 using Harden.Execution;
 using Harden.Host;
 
@@ -13,7 +14,13 @@ namespace Harden.Resources;
 /// back whole. State is one "min:max:warn" value per account, so the plan lists each account with its
 /// old values and restore sets exactly those back (an empty field is <c>-1</c> to chage).
 /// </summary>
-public sealed class AccountAgingResource(string module, int minDays, int maxDays, int warnDays, ImmutableArray<string> extraUsers) : IResource
+/// <remarks>
+/// Which accounts get which values is <see cref="PasswordAging.Decide"/>'s: accounts with no password
+/// to type and automation are left alone, and a password already older than the new maximum gets
+/// <paramref name="graceDays"/> days instead of expiring on the spot.
+/// </remarks>
+public sealed class AccountAgingResource(string module, int minDays, int maxDays, int warnDays, ImmutableArray<string> extraUsers,
+    int graceDays = 0, ImmutableArray<string> automation = default) : IResource
 {
     public const string Kind = "aging";
     private const string Shadow = HostReader.ShadowPath;
@@ -23,15 +30,18 @@ public sealed class AccountAgingResource(string module, int minDays, int maxDays
 
     public Address Address { get; } = new(Kind, "accounts");
     public string Module => module;
-    public IEnumerable<HostQuery> Needs => [new(HostQueryKind.File, Shadow)];
+    public IEnumerable<HostQuery> Needs => [new(HostQueryKind.File, Shadow), .. AccountFactsReader.Needs];
     public IEnumerable<Address> DependsOn => [];
 
-    private string Wanted => string.Create(CultureInfo.InvariantCulture, $"{minDays}:{maxDays}:{warnDays}");
+    private ImmutableArray<string> Automation => automation.IsDefault ? [] : automation;
 
-    /// <summary>The accounts aging applies to, as the host has them now.</summary>
-    private IEnumerable<string> Accounts(IEnumerable<UserAccount> users) =>
-        users.Where(u => u.IsHuman || extraUsers.Contains(u.Name))
-            .Select(u => u.Name).Distinct().Order(StringComparer.Ordinal);
+    /// <summary>Each account aging is considered for (people and the listed ones) with what it gets, as the host has them now.</summary>
+    public IReadOnlyList<AgingDecision> Decisions(HostSnapshot host)
+    {
+        var facts = AccountFactsReader.Read(host, Automation);
+        return [.. host.Users.Where(u => u.IsHuman || extraUsers.Contains(u.Name)).Select(u => u.Name).Distinct().Order(StringComparer.Ordinal)
+            .Select(a => PasswordAging.Decide(facts[a], minDays, maxDays, warnDays, graceDays, host.Today, extraUsers.Contains(a)))];
+    }
 
     /// <summary>"min:max:warn" per account in /etc/shadow (fields 4 to 6), exactly as written (empty when unset).</summary>
     internal static ImmutableSortedDictionary<string, string> Aging(string shadow) =>
@@ -44,14 +54,14 @@ public sealed class AccountAgingResource(string module, int minDays, int maxDays
         if (!shadow.Exists)
             return new Change(Address, module, ChangeAction.NoOp, null, null, "") { Resource = this };
         var aging = Aging(Encoding.UTF8.GetString(shadow.Content));
-        var accounts = Accounts(host.Users).Where(aging.ContainsKey).ToList();
-        var before = State.Of([.. accounts.Select(a => (a, aging[a]))]);
-        var after = State.Of([.. accounts.Select(a => (a, Wanted))]);
-        var differ = accounts.Where(a => aging[a] != Wanted).ToList();
+        var decided = Decisions(host).Where(d => !d.LeftAlone && aging.ContainsKey(d.Account)).ToList();
+        var before = State.Of([.. decided.Select(d => (d.Account, aging[d.Account]))]);
+        var after = State.Of([.. decided.Select(d => (d.Account, d.Wanted!))]);
+        var differ = decided.Where(d => aging[d.Account] != d.Wanted).ToList();
         return differ.Count == 0
             ? new Change(Address, module, ChangeAction.NoOp, before, after, "") { Resource = this }
             : new Change(Address, module, ChangeAction.Update, before, after,
-                $"set password aging {Wanted} (min:max:warn days) for {string.Join(", ", differ.Select(a => $"{a} (was {Show(aging[a])})"))}") { Resource = this };
+                $"set password aging (min:max:warn days) for {string.Join(", ", differ.Select(d => $"{d.Account} to {d.Wanted} (was {Show(aging[d.Account])})"))}") { Resource = this };
     }
 
     private static string Show(string aging) => aging == "::" ? "unset" : aging;

@@ -28,7 +28,27 @@ public sealed class FileResource(string module, string path, string content, Uni
 
     public string Edit(string current) => content;
 
-    public IEnumerable<HostQuery> Needs => [new(HostQueryKind.File, path)];
+    /// <summary>A spool folder whose job owners stay listed (see <see cref="Profiles.ManagedFile.KeepOwnersOf"/>).</summary>
+    public string? KeepOwnersOf { get; init; }
+
+    public ImmutableArray<string> KeepOwnersExcept { get; init; } = [];
+
+    /// <summary>
+    /// The same file with the owners of the jobs in <see cref="KeepOwnersOf"/> listed after the rendered
+    /// names, one per line: an allow list must not take cron away from whoever uses it today. Only
+    /// names that are valid account names can be added, so no value changes the file's structure.
+    /// </summary>
+    public FileResource WithJobOwners(HostSnapshot host)
+    {
+        if (KeepOwnersOf is not { } folder) return this;
+        var listed = Access.CronAccess.Names(content);
+        var owners = Access.AccountFactsReader.SpoolOwners(host, folder).Where(o => !listed.Contains(o) && !KeepOwnersExcept.Contains(o)).ToList();
+        if (owners.Count == 0) return this;
+        var text = content.Length == 0 || content.EndsWith('\n') ? content : content + "\n";
+        return new FileResource(module, path, text + string.Join("", owners.Select(o => o + "\n")), mode, owner, group, validator, sensitive) { KeepOwnersOf = folder, KeepOwnersExcept = KeepOwnersExcept };
+    }
+
+    public IEnumerable<HostQuery> Needs => KeepOwnersOf is { } spool ? [new(HostQueryKind.File, path), new(HostQueryKind.FolderFiles, spool)] : [new(HostQueryKind.File, path)];
     public IEnumerable<Address> DependsOn => [new(GroupResource.Kind, group)];
 
     public static ImmutableSortedDictionary<string, string> Observe(FileState file, HostSnapshot? host) => State.Of(

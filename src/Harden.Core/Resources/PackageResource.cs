@@ -11,7 +11,7 @@ namespace Harden.Resources;
 /// starting daemons on the machine doing the build.
 /// </summary>
 /// <param name="removedWith">For a package that must be absent: the others the same list removes, which may depend on it.</param>
-public sealed class PackageResource(string module, string name, bool present, IReadOnlySet<string>? removedWith = null) : IResource
+public sealed partial class PackageResource(string module, string name, bool present, IReadOnlySet<string>? removedWith = null) : IResource
 {
     public const string Kind = "package";
     private const string PolicyRc = "/usr/sbin/policy-rc.d";
@@ -68,6 +68,35 @@ public sealed class PackageResource(string module, string name, bool present, IR
         return State.Of(("installed", "yes"), ("pulled", string.Join(' ', pulled)));
     }
 
+    /// <summary>
+    /// Installs every package a run adds with one apt-get call (one dependency resolution, one dpkg
+    /// run), after <see cref="PackageTransaction"/> checked it can. Returns each change's reached
+    /// state in order: the last carries everything the install brought in ("pulled") and what apt
+    /// removed ("removed", name=version=arch), so restore, which goes in reverse, undoes the whole
+    /// transaction at its first step and reinstalls what apt took away.
+    /// </summary>
+    public static async Task<IReadOnlyList<ImmutableSortedDictionary<string, string>>> InstallAllAsync(IReadOnlyList<Change> installs, PackagePreflight preflight,
+        IHostEffects fx, CancellationToken ct)
+    {
+        var names = installs.Select(c => c.Address.Key).Distinct().ToList();
+        var before = fx.InstalledPackages();
+        await WithoutServiceStartsAsync(fx, async () =>
+        {
+            string[] argv = ["apt-get", "install", "-y", "--no-install-recommends", "--", .. names];
+            // Never cut apt or dpkg off half-way: a signal waits for this one command, then the run stops and restores.
+            var result = await fx.RunAsync(argv, CancellationToken.None, retryable: true);
+            ct.ThrowIfCancellationRequested();
+            if (!result.Succeeded)
+                throw new HardenException($"{CliWrapCommandRunner.Display(argv)} failed (exit {result.ExitCode}): {result.Message}");
+        });
+        var now = fx.InstalledPackages();
+        var pulled = string.Join(' ', now.Keys.Where(p => !before.ContainsKey(p)).Order(StringComparer.Ordinal));
+        var removed = string.Join(' ', preflight.Removals.Where(r => !now.ContainsKey(r.Name)).Select(r => $"{r.Name}={r.Version}={r.Architecture}"));
+        return [.. installs.Select((c, i) => i < installs.Count - 1
+            ? State.Of(("installed", "yes"), ("pulled", ""))
+            : State.Of(("installed", "yes"), ("pulled", pulled), ("removed", removed)))];
+    }
+
     /// <summary>Under an offline root, keeps package scripts from starting daemons while apt runs; removed after, also on failure.</summary>
     private static async Task WithoutServiceStartsAsync(IHostEffects fx, Func<Task> body)
     {
@@ -96,7 +125,7 @@ public sealed class PackageResource(string module, string name, bool present, IR
             var present = HostReader.ReadPackageStatus(fx.Root);
             var pulled = (entry.After.Get("pulled") ?? name).Split(' ', StringSplitOptions.RemoveEmptyEntries)
                 .Where(p => present.TryGetValue(p, out var status) && status != "not-installed").ToList();
-            if (pulled.Count == 0) return RestoreOutcome.Nothing;
+            if (pulled.Count == 0) return await ReinstallRemovedAsync(entry, fx, RestoreOutcome.Nothing);
             // dpkg, not apt: it refuses when something installed since depends on them, instead of
             // removing that too. Purged so /etc returns to what it was, except packages whose purge
             // deletes audit records (auditd's postrm removes /var/log/audit): those are only removed.
@@ -109,9 +138,9 @@ public sealed class PackageResource(string module, string name, bool present, IR
                     return new RestoreOutcome(false, $"package {name}: dpkg --remove {string.Join(' ', remove)} failed (exit {removed.ExitCode}): {removed.Message}");
                 fx.Report($"  note: {string.Join(", ", remove)} removed but not purged: their audit records and configuration are evidence and stay");
             }
-            if (purge.Count == 0) return RestoreOutcome.Done;
+            if (purge.Count == 0) return await ReinstallRemovedAsync(entry, fx, RestoreOutcome.Done);
             var result = await WithPolicyAsync(fx, () => fx.RunAsync(["dpkg", "--purge", .. purge], CancellationToken.None));
-            return result.Succeeded ? RestoreOutcome.Done
+            return result.Succeeded ? await ReinstallRemovedAsync(entry, fx, RestoreOutcome.Done)
                 : new RestoreOutcome(false, $"package {name}: dpkg --purge {string.Join(' ', purge)} failed (exit {result.ExitCode}): {result.Message}");
         }
         if (installed.ContainsKey(name)) return RestoreOutcome.Nothing;
@@ -123,6 +152,45 @@ public sealed class PackageResource(string module, string name, bool present, IR
         return install.Succeeded ? RestoreOutcome.Done
             : new RestoreOutcome(false, $"package {name}: dpkg -i {deb} failed (exit {install.ExitCode}): {install.Message}; reinstall with: apt-get install {name}={version}");
     }
+
+    /// <summary>
+    /// Puts back what apt removed when the run's packages went in (systemd-timesyncd for chrony): from
+    /// the .deb apply kept in apt's cache, else from a package source at the version it had.
+    /// </summary>
+    private static async Task<RestoreOutcome> ReinstallRemovedAsync(JournalEntry entry, IHostEffects fx, RestoreOutcome sofar)
+    {
+        var removed = (entry.After.Get("removed") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(r => r.Split('=')).Where(p => p.Length == 3).ToList();
+        if (removed.Count == 0) return sofar;
+        var installed = fx.InstalledPackages();
+        var failed = new List<string>();
+        var done = false;
+        foreach (var (name, version, arch) in removed.Select(p => (p[0], p[1], p[2])).Where(r => !installed.ContainsKey(r.Item1)))
+        {
+            if (!DebianName().IsMatch(name) || !DebianVersion().IsMatch(version) || !DebianName().IsMatch(arch))
+            {
+                failed.Add($"{name}: the journal's record of it is not a package name and version");
+                continue;
+            }
+            var deb = $"/var/cache/apt/archives/{name}_{version.Replace(":", "%3a", StringComparison.Ordinal)}_{arch}.deb";
+            var result = fx.ReadFile(deb).Exists
+                ? await WithPolicyAsync(fx, () => fx.RunAsync(["dpkg", "-i", deb], CancellationToken.None, retryable: true))
+                : await WithPolicyAsync(fx, () => fx.RunAsync(["apt-get", "install", "-y", "--no-install-recommends", "--", $"{name}={version}"], CancellationToken.None, retryable: true));
+            if (result.Succeeded)
+            {
+                fx.Report($"  reinstalled {name} {version}, which apt had removed for the run's packages");
+                done = true;
+            }
+            else failed.Add($"{name} {version} (removed by apt for the run's packages) could not be reinstalled: {result.Message.Split('\n')[0]}; reinstall with: apt-get install {name}={version}");
+        }
+        return failed.Count > 0 ? new RestoreOutcome(false, $"package {entry.Address.Key}: {string.Join("; ", failed)}")
+            : done ? RestoreOutcome.Done : sofar;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[a-z0-9][a-z0-9+.-]*$")]
+    private static partial System.Text.RegularExpressions.Regex DebianName();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9.+~:-]+$")]
+    private static partial System.Text.RegularExpressions.Regex DebianVersion();
 
     private static async Task<CommandResult> WithPolicyAsync(IHostEffects fx, Func<Task<CommandResult>> run)
     {

@@ -1,0 +1,193 @@
+using System.Collections.Immutable;
+using System.Text;
+using Harden.Host;
+using Harden.Planning;
+using Harden.Resources;
+
+namespace Harden.Access;
+
+/// <summary>One account as the plan affects it: SSH and cron before and after, and what aging does to its password.</summary>
+/// <param name="SshNow">How it can log in by SSH today ("key", "password", "key, password"); null when it cannot.</param>
+/// <param name="SshAfter">The same after the plan.</param>
+/// <param name="Why">Why it cannot log in after the plan (or cannot run a command by key without a terminal); null when nothing is lost.</param>
+/// <param name="Intended">The loss is named as intended (shut_out_accounts, or root login turned off by the profile).</param>
+public sealed record AccountImpact(
+    string Account,
+    AccountKind Kind,
+    string KindReason,
+    string? SshNow,
+    string? SshAfter,
+    string? Why,
+    bool LosesSsh,
+    bool? CronNow,
+    bool? CronAfter,
+    string? Password,
+    bool Intended)
+{
+    public bool LosesCron => CronNow == true && CronAfter == false;
+    public bool Loses => LosesSsh || LosesCron;
+}
+
+/// <summary>
+/// What a plan does to the people, jobs and programs of a host, before anything is written: the
+/// accounts that lose SSH or cron, the passwords aging will expire and when, the services that
+/// restart, the packages installed and removed. apply refuses a plan whose impact holds a loss
+/// nobody named as intended.
+/// </summary>
+public sealed record Impact(
+    ImmutableArray<AccountImpact> Accounts,
+    ImmutableArray<string> Services,
+    ImmutableArray<string> PackagesInstalled,
+    ImmutableArray<string> PackagesRemoved,
+    ImmutableArray<string> Notes)
+{
+    public static readonly Impact None = new([], [], [], [], []);
+
+    public IEnumerable<AccountImpact> UnintendedLosses => Accounts.Where(a => a.Loses && !a.Intended);
+}
+
+/// <summary>
+/// Predicts who can log in by SSH, and whose cron jobs still run, before and after a plan, the way
+/// sshd and PAM will decide it (see <see cref="SshdAccessRules"/>, <see cref="ShadowEntry.Phase"/>,
+/// <see cref="CronAccess"/>). Pure: reads the plan and the snapshot only.
+/// </summary>
+public static class AccessModel
+{
+    /// <summary>Variables the model reads: accounts meant to lose access, and accounts known to run automation.</summary>
+    public const string ShutOutVariable = "shut_out_accounts", AutomationVariable = "automation_accounts";
+
+    /// <param name="people">Accounts named as people: the operator and the PHI group's SSH members.</param>
+    public static Impact Assess(Plan plan, HostSnapshot host, IReadOnlyCollection<string> automation, IReadOnlyCollection<string> shutOut, IReadOnlyCollection<string> people)
+    {
+        var facts = AccountFactsReader.Read(host, automation, people);
+        var now = SshdAccessRules.Now(host);
+        var managed = plan.Expected.Where(e => e.Source == Planner.SshdValidator).ToDictionary(e => e.Key, e => e.Value);
+        var after = now.With(managed);
+
+        var added = plan.Pending.Where(c => c.Address.Kind == MemberResource.Kind)
+            .Select(c => c.Address.Key.Split('/', 2)).Select(p => (Group: p[0], User: p[1])).ToHashSet();
+        var shadowAfter = ShadowAfter(plan, facts);
+        var aging = plan.Changes.Select(c => c.Resource).OfType<AccountAgingResource>().SelectMany(r => r.Decisions(host))
+            .ToDictionary(d => d.Account, StringComparer.Ordinal);
+        var (cronNow, cronAfter) = (CronFiles(host, null), CronFiles(host, plan));
+        var (atNow, atAfter) = (AtFiles(host, null), AtFiles(host, plan));
+
+        var accounts = ImmutableArray.CreateBuilder<AccountImpact>();
+        foreach (var f in facts.Values.OrderBy(f => f.Account.Uid).ThenBy(f => f.Name, StringComparer.Ordinal))
+        {
+            var user = f.Account;
+            bool InGroupNow(string g) => AccountFactsReader.InGroup(host, user, g);
+            bool InGroupAfter(string g) => InGroupNow(g) || added.Contains((g, user.Name));
+            var (wayNow, _, batchNow) = Ways(now, user, InGroupNow, f, f.Shadow, host.Today);
+            var (wayAfter, whyAfter, batchAfter) = Ways(after, user, InGroupAfter, f, shadowAfter.GetValueOrDefault(user.Name), host.Today);
+            var losesSsh = wayNow is not null && wayAfter is null
+                // Automation lives on key logins without a terminal: losing those is losing access.
+                || f.Kind == AccountKind.Automation && batchNow && !batchAfter;
+            bool? cronWas = f.HasCrontab ? CronAccess.Allowed(user.Name, cronNow.Allow, cronNow.Deny) : f.HasAtJobs ? CronAccess.Allowed(user.Name, atNow.Allow, atNow.Deny, false) : null;
+            bool? cronIs = f.HasCrontab ? CronAccess.Allowed(user.Name, cronAfter.Allow, cronAfter.Deny) : f.HasAtJobs ? CronAccess.Allowed(user.Name, atAfter.Allow, atAfter.Deny, false) : null;
+            var password = aging.TryGetValue(user.Name, out var decision) ? decision.Note : null;
+            if (wayNow is null && wayAfter is null && cronWas is null && password is null) continue;
+            var why = losesSsh ? whyAfter : null;
+            if (cronWas == true && cronIs == false) why = (why is null ? "" : why + "; ") + (f.HasCrontab ? $"its crontab would no longer run or be editable ({CronAccess.CronAllow} does not list it)" : $"its at jobs would be refused ({CronAccess.AtAllow} does not list it)");
+            var intended = shutOut.Contains(user.Name)
+                || user.Uid == 0 && losesSsh && after.Refusal(user, InGroupAfter, f.Shadow) is { } r && r.Contains("PermitRootLogin", StringComparison.Ordinal);
+            accounts.Add(new AccountImpact(user.Name, f.Kind, f.KindReason, wayNow, wayAfter, why, losesSsh, cronWas, cronIs, password, intended));
+        }
+
+        var services = plan.Handlers.Where(h => h.SkipReason is null).Select(h => $"{string.Join(' ', h.Argv)} ({h.Description})").ToImmutableArray();
+        var installed = plan.Pending.Where(c => c.Resource is PackageResource { Present: true } || c.Address.Kind == PackageResource.Kind && c.Action == ChangeAction.Create)
+            .Select(c => $"{c.Address.Key} [{c.Module}]").ToImmutableArray();
+        var removed = plan.Pending.Where(c => c.Address.Kind == PackageResource.Kind && c.Action == ChangeAction.Delete)
+            .Select(c => $"{c.Address.Key} {c.Before.Get("version")} [{c.Module}]").ToImmutableArray();
+        var notes = ImmutableArray.CreateBuilder<string>();
+        if (installed.Length > 0)
+            notes.Add("apt may remove a package that conflicts with one it installs (chrony replaces systemd-timesyncd): apply asks apt first (apt-get -s), shows it, records it and rollback reinstalls it");
+        foreach (var unknown in shutOut.Where(n => !facts.ContainsKey(n))) notes.Add($"{ShutOutVariable} names '{unknown}', which has no account on the target");
+        return new Impact(accounts.ToImmutable(), services, installed, removed, notes.ToImmutable());
+    }
+
+    /// <summary>
+    /// How the account can log in by SSH: with a key (non-interactive commands too, when PAM allows the
+    /// session without a new password), with a password (a terminal can answer PAM's demand for a new
+    /// one). Returns the ways, why there is none, and whether a key login can run a command without a terminal.
+    /// </summary>
+    private static (string? Way, string? Why, bool Batch) Ways(SshdAccessRules rules, UserAccount user, Func<string, bool> inGroup, AccountFacts f, ShadowEntry? shadow, long today)
+    {
+        if (!user.CanLogIn) return (null, $"its shell is {user.Shell}", false);
+        if (rules.Refusal(user, inGroup, shadow) is { } refused) return (null, $"sshd refuses it: {refused}", false);
+        var phase = shadow?.Phase(today) ?? AccountPhase.Allowed;
+        if (phase is AccountPhase.AccountExpired or AccountPhase.PasswordExpired) return (null, $"PAM refuses it: {ShadowEntry.Describe(phase)}", false);
+        var key = f.UsableKeys > 0 && rules.KeysAccepted(user, inGroup);
+        var password = shadow is { HasUsablePassword: true } && rules.PasswordsAccepted(user, inGroup);
+        var batch = key && phase == AccountPhase.Allowed;
+        var ways = new List<string>();
+        if (key) ways.Add(phase == AccountPhase.Allowed ? "key" : "key (with a terminal, after setting a new password)");
+        if (password) ways.Add("password");
+        if (ways.Count == 0)
+        {
+            var why = f.UsableKeys == 0 ? "it has no usable key and password login is off or it has no password" : "sshd accepts neither its key nor a password";
+            return (null, why, false);
+        }
+        if (key && !batch && !password) return (null, $"PAM demands a new password at its key login, which it has none to change ({ShadowEntry.Describe(phase)})", false);
+        return (string.Join(", ", ways), batch ? null : $"key logins without a terminal are refused: {ShadowEntry.Describe(phase)}", batch);
+    }
+
+    /// <summary>Shadow lines as they will be after the plan's aging change (only min, max and warn change).</summary>
+    private static ImmutableDictionary<string, ShadowEntry> ShadowAfter(Plan plan, ImmutableDictionary<string, AccountFacts> facts)
+    {
+        var after = facts.Values.Where(f => f.Shadow is not null).ToImmutableDictionary(f => f.Name, f => f.Shadow!, StringComparer.Ordinal);
+        foreach (var change in plan.Pending.Where(c => c.Address.Kind == AccountAgingResource.Kind && c.After is not null))
+        {
+            foreach (var (account, value) in change.After!)
+            {
+                var p = value.Split(':');
+                if (p.Length != 3 || !after.TryGetValue(account, out var entry)) continue;
+                long? Day(string s) => long.TryParse(s, out var d) ? d : null;
+                after = after.SetItem(account, entry.WithAging(Day(p[0]), Day(p[1]), Day(p[2])));
+            }
+        }
+        return after;
+    }
+
+    private static (string? Allow, string? Deny) CronFiles(HostSnapshot host, Plan? plan) => (Text(host, plan, CronAccess.CronAllow), Text(host, plan, CronAccess.CronDeny));
+
+    private static (string? Allow, string? Deny) AtFiles(HostSnapshot host, Plan? plan) => (Text(host, plan, CronAccess.AtAllow), Text(host, plan, CronAccess.AtDeny));
+
+    /// <summary>A file's text as the host has it, or as the plan leaves it; null when absent.</summary>
+    private static string? Text(HostSnapshot host, Plan? plan, string path)
+    {
+        if (plan?.Pending.FirstOrDefault(c => c.Address == new Address(FileResource.Kind, path)) is { } change)
+            return change.Action == ChangeAction.Delete ? null : change.Resource is FileResource f ? f.Content : null;
+        var file = host.File(path);
+        return file.Exists ? Encoding.UTF8.GetString(file.Content) : null;
+    }
+
+    /// <summary>
+    /// The refusal apply gives when the impact holds a loss nobody named: each account, why, and the
+    /// one-line fix. Null when every loss is intended.
+    /// </summary>
+    public static string? Refusal(Impact impact)
+    {
+        var lost = impact.UnintendedLosses.ToList();
+        if (lost.Count == 0) return null;
+        var lines = lost.Select(a => $"{a.Account} ({a.KindReason}) {(a.LosesSsh ? "would lose SSH" : "would lose cron")}: {a.Why}. Fix: {Fix(a)}");
+        return $"this apply would take access away from {lost.Count} account(s) that have it today: " + string.Join("; ", lines) +
+               $". If that is intended, name them with --set {ShutOutVariable}={string.Join(",", lost.Select(a => a.Account))}";
+    }
+
+    private static string Fix(AccountImpact a)
+    {
+        var why = a.Why ?? "";
+        if (why.Contains("AllowGroups", StringComparison.Ordinal))
+            return a.Kind == AccountKind.Automation
+                ? $"--set ssh_automation_members={a.Account} (an SSH group of its own, outside the PHI group; --set ssh_allow_members={a.Account} if it is a person)"
+                : $"--set ssh_allow_members={a.Account}";
+        if (why.Contains("no usable key", StringComparison.Ordinal) || why.Contains("password login", StringComparison.Ordinal))
+            return $"give it a key first (ssh-copy-id {a.Account}@HOST)";
+        if (why.Contains("new password", StringComparison.Ordinal) || why.Contains("PAM", StringComparison.Ordinal))
+            return $"raise password_aging_grace_days, or list it in {AutomationVariable} (aging then leaves it alone)";
+        if (why.Contains("crontab", StringComparison.Ordinal) || why.Contains("at jobs", StringComparison.Ordinal))
+            return $"--set cron_allow_users={a.Account}";
+        return "see the impact section of 'harden plan'";
+    }
+}
