@@ -20,6 +20,25 @@ public sealed class ExecutorRetryTests
         }
     }
 
+    /// <summary>apt as a host without lists meets it: update and the checks before any write succeed; the install answers from <paramref name="installs"/>.</summary>
+    private sealed class AptRunner(params CommandResult[] installs) : ICommandRunner
+    {
+        public List<IReadOnlyList<string>> Calls { get; } = [];
+        public List<IReadOnlyList<string>> Installs { get; } = [];
+
+        public Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken cancellationToken)
+        {
+            Calls.Add(argv);
+            if (argv is ["apt-cache", "policy", ..]) return Task.FromResult(new CommandResult(0, "x:\n  Installed: (none)\n  Candidate: 1.0\n", ""));
+            if (argv is ["apt-get", "install", "-y", ..])
+            {
+                Installs.Add(argv);
+                return Task.FromResult(installs[Math.Min(Installs.Count - 1, installs.Length - 1)]);
+            }
+            return Task.FromResult(new CommandResult(0, "", ""));
+        }
+    }
+
     private static Plan PlanWith(HostRoot root, IResource resource)
     {
         var change = resource.Plan(HostReader.Read(root, resource.Needs));
@@ -34,13 +53,15 @@ public sealed class ExecutorRetryTests
     {
         using var dir = new TempDirectory();
         var root = HostRoot.Open(dir.Path);
-        var runner = new ScriptedRunner(Locked, Locked, new CommandResult(0, "", ""));
+        var runner = new AptRunner(Locked, Locked, new CommandResult(0, "", ""));
         var said = new List<string>();
         var executor = new Executor(root, runner, TimeProvider.System, said.Add, TimeSpan.FromMilliseconds(5));
 
         var result = await executor.ApplyAsync(PlanWith(root, new PackageResource("m", "x", present: true)), CancellationToken.None);
 
-        Assert.That(runner.Calls, Has.Count.EqualTo(3));
+        Assert.That(runner.Installs, Has.Count.EqualTo(3));
+        // The root has no lists: they are refreshed once, and apt is asked before anything is written.
+        Assert.That(runner.Calls.Select(c => string.Join(' ', c.Take(2))).Take(3), Is.EqualTo(new[] { "apt-get update", "apt-cache policy", "apt-get -s" }));
         Assert.That(result.Changed, Is.EqualTo(1));
         Assert.That(said.Count(s => s.Contains("package manager is locked")), Is.EqualTo(2));
         Assert.That(File.Exists(dir.Path + "/usr/sbin/policy-rc.d"), Is.False, "the offline policy-rc.d is removed after the install");
