@@ -30,8 +30,13 @@ public sealed class AccountsTests : RootTest
         Assert.That((await Root.Chroot("useradd", "-r", "-u", "990", "-s", "/bin/bash", "backup-agent")).ExitCode, Is.Zero);
         Assert.That((await Root.Chroot("useradd", "-u", "1500", "-s", "/usr/sbin/nologin", "svc-app")).ExitCode, Is.Zero);
         Assert.That((await Root.Chroot("chage", "-M", "365", "carol")).ExitCode, Is.Zero);
+        // Aging is for passwords that can be typed: each of them has one (set today), as people do.
+        var passwords = await Root.ChrootWithInput("alice:Alice-pw-4711\ncarol:Carol-pw-4711\nbackup-agent:Backup-pw-4711\n", "chpasswd");
+        Assert.That(passwords.ExitCode, Is.Zero, passwords.StandardError);
         var shadowBefore = Root.ReadText("/etc/shadow");
-        var extra = (string[])["--set", "password_aging_users=backup-agent"];
+        // With passwords and no keys, carol and backup-agent log in by password today, which the profile
+        // turns off: named as intended, or apply refuses.
+        var extra = (string[])["--set", "password_aging_users=backup-agent", "--set", "shut_out_accounts=carol,backup-agent"];
 
         var plan = await Harden(["plan", "--profile", "debian-hipaa", .. args, .. extra]);
         Assert.That(plan.ExitCode, Is.Zero, plan.ToString());

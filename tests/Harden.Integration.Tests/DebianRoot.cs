@@ -16,8 +16,7 @@ public sealed class DebianRoot : IDisposable
     /// <summary>The releases the shipped debian-hipaa profile supports: Debian 11, 12 and 13.</summary>
     public static readonly string[] Suites = ["bullseye", "bookworm", "trixie"];
     /// <summary>The packages in every test root, one per line in root-packages.txt (bench/run.sh builds its root from the same list).</summary>
-    public static readonly string[] Packages = File.ReadAllLines(System.IO.Path.Combine(Vm.PublishedHarden.RepoRoot, "tests/Harden.Integration.Tests/root-packages.txt"))
-        .Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+    public static readonly string[] Packages = ReadPackageList("root-packages.txt");
 
     private static readonly SemaphoreSlim BuildGate = new(1, 1);
     private static readonly Dictionary<string, string> Tarballs = new(StringComparer.Ordinal);
@@ -31,15 +30,26 @@ public sealed class DebianRoot : IDisposable
 
     public static string TarballPath => TarballPathFor(Suite);
 
-    public static string TarballPathFor(string suite)
+    public static string TarballPathFor(string suite) => TarballPathFor(suite, Packages);
+
+    /// <summary>The cached tarball of a root with <paramref name="packages"/>: the list is part of the key.</summary>
+    public static string TarballPathFor(string suite, IReadOnlyList<string> packages)
     {
-        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{suite}|minbase|{string.Join(",", Packages)}")))[..12];
+        var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{suite}|minbase|{string.Join(",", packages)}")))[..12];
         return System.IO.Path.Combine(CacheDirectory, $"rootfs-{suite}-{key}.tar");
     }
 
-    public static async Task<DebianRoot> CreateAsync(string suite = Suite)
+    /// <summary>Reads a package list kept next to root-packages.txt: one package a line, blank lines ignored.</summary>
+    public static string[] ReadPackageList(string fileName) =>
+        File.ReadAllLines(System.IO.Path.Combine(Vm.PublishedHarden.RepoRoot, "tests/Harden.Integration.Tests", fileName))
+            .Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+
+    public static Task<DebianRoot> CreateAsync(string suite = Suite) => CreateAsync(suite, Packages);
+
+    /// <summary>A fresh root with another package list than root-packages.txt's, built and cached once per list.</summary>
+    public static async Task<DebianRoot> CreateAsync(string suite, IReadOnlyList<string> packages)
     {
-        var tarball = await EnsureTarballAsync(suite);
+        var tarball = await EnsureTarballAsync(suite, packages);
         var path = System.IO.Path.Combine(WorkDirectory, $"harden-root-{Guid.NewGuid():N}");
         Directory.CreateDirectory(path);
         await Run("tar", ["--numeric-owner", "-xpf", tarball, "-C", path]);
@@ -48,29 +58,43 @@ public sealed class DebianRoot : IDisposable
     }
 
     /// <summary>Builds the cached root on first use, installing mmdebstrap if it is missing, and says so.</summary>
-    private static async Task<string> EnsureTarballAsync(string suite)
+    private static async Task<string> EnsureTarballAsync(string suite, IReadOnlyList<string> packages)
     {
+        var target = TarballPathFor(suite, packages);
         lock (Tarballs)
         {
-            if (Tarballs.TryGetValue(suite, out var known)) return known;
+            if (Tarballs.TryGetValue(target, out var known)) return known;
         }
-        if (!File.Exists(TarballPathFor(suite))) await EnsurePackagesAsync("mmdebstrap");
+        // mmdebstrap picks the output format from the extension, so the partial file must end in .tar.
+        await EnsureCachedAsync(target, $"a Debian {suite} root", "about 30 s",
+            partial => Run("mmdebstrap", ["--quiet", "--variant=minbase", $"--include={string.Join(",", packages)}", suite, partial]));
+        lock (Tarballs) Tarballs[target] = target;
+        return target;
+    }
+
+    /// <summary>
+    /// Builds one entry of the cache (a file or a folder) unless it is there, under the build gate:
+    /// <paramref name="build"/> writes a partial entry (same name with <c>.partial-PID</c> before its
+    /// extension), which is renamed into place only once complete. Installs mmdebstrap first if missing.
+    /// </summary>
+    internal static async Task EnsureCachedAsync(string target, string what, string howLong, Func<string, Task> build)
+    {
+        if (File.Exists(target) || Directory.Exists(target)) return;
+        await EnsurePackagesAsync("mmdebstrap");
         await BuildGate.WaitAsync();
         try
         {
-            var target = TarballPathFor(suite);
-            if (!File.Exists(target))
-            {
-                Directory.CreateDirectory(CacheDirectory);
-                TestContext.Progress.WriteLine($"harden tests: building a Debian {suite} root with mmdebstrap into {target} (about 30 s, once)…");
-                // mmdebstrap picks the output format from the extension, so the partial file must end in .tar.
-                var partial = target[..^".tar".Length] + $".partial-{Environment.ProcessId}.tar";
-                await Run("mmdebstrap", ["--quiet", "--variant=minbase", $"--include={string.Join(",", Packages)}", suite, partial]);
-                File.Move(partial, target, overwrite: true);
-                TestContext.Progress.WriteLine("harden tests: Debian root cached.");
-            }
-            lock (Tarballs) Tarballs[suite] = target;
-            return target;
+            if (File.Exists(target) || Directory.Exists(target)) return;
+            Directory.CreateDirectory(CacheDirectory);
+            TestContext.Progress.WriteLine($"harden tests: building {what} with mmdebstrap into {target} ({howLong}, once)…");
+            var partial = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(target)!,
+                $"{System.IO.Path.GetFileNameWithoutExtension(target)}.partial-{Environment.ProcessId}{System.IO.Path.GetExtension(target)}");
+            if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
+            await build(partial);
+            if (!Directory.Exists(partial)) File.Move(partial, target, overwrite: true);
+            else if (Directory.Exists(target)) Directory.Delete(partial, recursive: true); // another test process was first
+            else Directory.Move(partial, target);
+            TestContext.Progress.WriteLine($"harden tests: {what} cached.");
         }
         finally
         {

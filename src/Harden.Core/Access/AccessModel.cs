@@ -128,7 +128,10 @@ public static class AccessModel
             var why = f.UsableKeys == 0 ? "it has no usable key and password login is off or it has no password" : "sshd accepts neither its key nor a password";
             return (null, why, false);
         }
-        if (key && !batch && !password) return (null, $"PAM demands a new password at its key login, which it has none to change ({ShadowEntry.Describe(phase)})", false);
+        // A key login that PAM answers with "new password required" can still go on at a terminal, by
+        // changing the password the account has; an account with no password to change is stuck.
+        if (key && !batch && !password && shadow is not { HasUsablePassword: true })
+            return (null, $"PAM demands a new password at its key login, and it has no password to change ({ShadowEntry.Describe(phase)})", false);
         return (string.Join(", ", ways), batch ? null : $"key logins without a terminal are refused: {ShadowEntry.Describe(phase)}", batch);
     }
 

@@ -72,6 +72,9 @@ public sealed class SshdAccessRules
     {
         string? Get(string key) => Value(key, user, inGroup);
         bool On(string key, bool byDefault) => Get(key) is { } v ? v.Equals("yes", StringComparison.OrdinalIgnoreCase) : byDefault;
+        // Root first: PermitRootLogin is the profile's own decision about root, whatever else refuses it.
+        if (user.Uid == 0 && (Get("permitrootlogin") ?? "prohibit-password").ToLowerInvariant() is "no")
+            return "it is root and PermitRootLogin is no";
         if (!On("usepam", false) && shadow is { Locked: true }) return "its password is locked and sshd runs without PAM (UsePAM no)";
         if (Words(Get("denyusers")) is { Length: > 0 } denyUsers && denyUsers.Any(p => UserPattern(p, user.Name)))
             return $"DenyUsers {Get("denyusers")} names it";
@@ -81,8 +84,6 @@ public sealed class SshdAccessRules
             return $"it is in a group DenyGroups names ({Get("denygroups")})";
         if (Words(Get("allowgroups")) is { Length: > 0 } allowGroups && !allowGroups.Any(inGroup))
             return $"it is in none of AllowGroups {Get("allowgroups")}";
-        if (user.Uid == 0 && (Get("permitrootlogin") ?? "prohibit-password").ToLowerInvariant() is "no")
-            return "it is root and PermitRootLogin is no";
         return null;
     }
 

@@ -60,8 +60,18 @@ public sealed class AccountAgingResource(string module, int minDays, int maxDays
         var differ = decided.Where(d => aging[d.Account] != d.Wanted).ToList();
         return differ.Count == 0
             ? new Change(Address, module, ChangeAction.NoOp, before, after, "") { Resource = this }
-            : new Change(Address, module, ChangeAction.Update, before, after,
-                $"set password aging (min:max:warn days) for {string.Join(", ", differ.Select(d => $"{d.Account} to {d.Wanted} (was {Show(aging[d.Account])})"))}") { Resource = this };
+            : new Change(Address, module, ChangeAction.Update, before, after, Describe(differ, aging)) { Resource = this };
+    }
+
+    /// <summary>"set password aging 7:90:14 (min:max:warn days) for alice (was 0:99999:7); carol gets 7:104:14 (was ::, grace …)".</summary>
+    private string Describe(List<AgingDecision> differ, ImmutableSortedDictionary<string, string> aging)
+    {
+        var policy = PasswordAging.Format(minDays, maxDays, warnDays);
+        var parts = new List<string>();
+        if (differ.Where(d => d.Wanted == policy).Select(d => $"{d.Account} (was {Show(aging[d.Account])})").ToList() is { Count: > 0 } plain)
+            parts.Add($"set password aging {policy} (min:max:warn days) for {string.Join(", ", plain)}");
+        parts.AddRange(differ.Where(d => d.Wanted != policy).Select(d => $"{d.Account} gets {d.Wanted} (was {Show(aging[d.Account])}): {d.Note}"));
+        return string.Join("; ", parts);
     }
 
     private static string Show(string aging) => aging == "::" ? "unset" : aging;

@@ -130,14 +130,14 @@ public sealed partial class PackageResource(string module, string name, bool pre
             // removing that too. Purged so /etc returns to what it was, except packages whose purge
             // deletes audit records (auditd's postrm removes /var/log/audit): those are only removed.
             var purge = pulled.Where(p => !KeepsEvidence.Contains(p)).ToList();
-            var remove = pulled.Except(purge).ToList();
-            if (remove.Count > 0)
-            {
-                var removed = await WithPolicyAsync(fx, () => fx.RunAsync(["dpkg", "--remove", .. remove], CancellationToken.None));
-                if (!removed.Succeeded)
-                    return new RestoreOutcome(false, $"package {name}: dpkg --remove {string.Join(' ', remove)} failed (exit {removed.ExitCode}): {removed.Message}");
-                fx.Report($"  note: {string.Join(", ", remove)} removed but not purged: their audit records and configuration are evidence and stay");
-            }
+            var keep = pulled.Except(purge).ToList();
+            // All removed in one dpkg call first (it orders packages that need each other, audispd-plugins
+            // before auditd); then purged, except those whose purge would delete audit records.
+            var removed = await WithPolicyAsync(fx, () => fx.RunAsync(["dpkg", "--remove", .. pulled], CancellationToken.None));
+            if (!removed.Succeeded)
+                return new RestoreOutcome(false, $"package {name}: dpkg --remove {string.Join(' ', pulled)} failed (exit {removed.ExitCode}): {removed.Message}");
+            if (keep.Count > 0)
+                fx.Report($"  note: {string.Join(", ", keep)} removed but not purged: their audit records and configuration are evidence and stay");
             if (purge.Count == 0) return await ReinstallRemovedAsync(entry, fx, RestoreOutcome.Done);
             var result = await WithPolicyAsync(fx, () => fx.RunAsync(["dpkg", "--purge", .. purge], CancellationToken.None));
             return result.Succeeded ? await ReinstallRemovedAsync(entry, fx, RestoreOutcome.Done)
