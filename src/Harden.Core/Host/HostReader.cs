@@ -200,7 +200,8 @@ public static class HostReader
         [.. passwd.Split('\n').Select(l => l.Split(':')).Where(p => p.Length >= 7
                 && uint.TryParse(p[2], NumberStyles.None, CultureInfo.InvariantCulture, out _)
                 && uint.TryParse(p[3], NumberStyles.None, CultureInfo.InvariantCulture, out _))
-            .Select(p => new UserAccount(p[0], uint.Parse(p[2], CultureInfo.InvariantCulture), uint.Parse(p[3], CultureInfo.InvariantCulture), p[5], p[6].Trim()))];
+            // A home of "/home/" or "/home//alice/" is /home or /home/alice to the kernel: compared as the kernel sees it.
+            .Select(p => new UserAccount(p[0], uint.Parse(p[2], CultureInfo.InvariantCulture), uint.Parse(p[3], CultureInfo.InvariantCulture), SafePath.Normalize(p[5]), p[6].Trim()))];
 
     internal static ImmutableArray<GroupEntry> ParseGroups(string group) =>
         [.. group.Split('\n').Select(l => l.Split(':')).Where(p => p.Length >= 4

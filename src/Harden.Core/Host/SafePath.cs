@@ -10,6 +10,18 @@ public static class SafePath
     public static bool IsAbsolute(string path) =>
         path.StartsWith('/') && !path.Split('/').Any(s => s is ".." or ".");
 
+    /// <summary>
+    /// The path as the kernel resolves it without following links: repeated slashes folded, "."
+    /// segments and a trailing slash dropped ("/home//alice/" is "/home/alice", "/home/" is "/home").
+    /// ".." is kept, so <see cref="IsAbsolute"/> still refuses it.
+    /// </summary>
+    public static string Normalize(string path)
+    {
+        if (!path.StartsWith('/')) return path;
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(s => s != ".");
+        return "/" + string.Join('/', parts);
+    }
+
     /// <summary>A relative path with no empty, "." or ".." segment (a template inside templates/).</summary>
     public static bool IsRelative(string path) =>
         path.Length > 0 && !path.StartsWith('/') && !path.Split('/').Any(s => s is ".." or "." or "");

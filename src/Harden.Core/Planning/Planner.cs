@@ -48,7 +48,8 @@ public static class Planner
         {
             // Each person's home under /home at most 0750; a missing one is left alone (ModeResource), and
             // a "home" elsewhere (/srv/app, /var/www) belongs to a service whose readers harden cannot know.
-            resources.AddRange(host.Users.Where(u => u.IsHuman && u.Home.StartsWith("/home/", StringComparison.Ordinal) && host.Entries.ContainsKey(u.Home))
+            // Only a folder below /home ("/home/" itself, normalised to /home, holds everyone's home and stays as it is).
+            resources.AddRange(host.Users.Where(u => u.IsHuman && u.Home.StartsWith("/home/", StringComparison.Ordinal) && SafePath.IsAbsolute(u.Home) && host.Entries.ContainsKey(u.Home))
                 .Select(u => u.Home).Distinct()
                 .Where(h => resources.All(r => r.Address != new Address(ModeResource.Kind, h)))
                 .Select(h => new ModeResource(homes.Id, h, HomeMode)));

@@ -4,10 +4,11 @@ using System.Text.RegularExpressions;
 
 namespace Harden.Profiles;
 
-public enum VariableType { String, Int, Bool, Host, Port, Names, Path, Paths, Networks, Ports, Mode }
+/// <summary>Time: a time of day as systemd's OnCalendar and unattended-upgrades read it (HH:MM or HH:MM:SS).</summary>
+public enum VariableType { String, Int, Bool, Host, Port, Names, Path, Paths, Networks, Ports, Mode, Time }
 
 /// <summary>A typed profile variable: the single place where user input becomes trusted.</summary>
-public sealed record VariableDefinition(
+public sealed partial record VariableDefinition(
     string Name,
     VariableType Type,
     VariableValue? Default,
@@ -77,6 +78,15 @@ public sealed record VariableDefinition(
                     : throw Invalid(raw, $"has '{n}', which is not an IP address or network (10.0.0.0/8, 2001:db8::/32)")).ToList();
                 if (canonical.Count == 0 && !Optional) throw Invalid(raw, "needs at least one network");
                 return new VariableValue.List([.. canonical]);
+            case VariableType.Time:
+                // Checked the way systemd's calendar parser reads a time: an hour 0-23, minutes and seconds
+                // 0-59. "25:00", "99:99" or "4" would make the timer unit fail to load, and its job never run.
+                if (!TimeOfDay().IsMatch(raw))
+                    throw Invalid(raw, "is not a time of day HH:MM (00:00 to 23:59, seconds optional), as systemd's OnCalendar reads it");
+                var t = raw.Split(':').Select(f => int.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+                if (t[0] > 23 || t[1] > 59 || t.Length == 3 && t[2] > 59)
+                    throw Invalid(raw, "is out of range: the hour is 0 to 23, minutes and seconds 0 to 59");
+                return new VariableValue.Text(string.Join(':', t.Select(f => f.ToString("00", CultureInfo.InvariantCulture))));
             case VariableType.Mode:
                 if (raw.Length is < 3 or > 4 || !raw.All(c => c is >= '0' and <= '7'))
                     throw Invalid(raw, "is not an octal mode such as 2770 or 0750");
@@ -99,6 +109,9 @@ public sealed record VariableDefinition(
                 return new VariableValue.Text(raw);
         }
     }
+
+    [GeneratedRegex(@"^[0-9]{1,2}:[0-9]{1,2}(:[0-9]{1,2})?$")]
+    private static partial Regex TimeOfDay();
 
     private static bool IsAbsolutePath(string s) =>
         Host.SafePath.IsAbsolute(s) && Patterns.PathChars().IsMatch(s);

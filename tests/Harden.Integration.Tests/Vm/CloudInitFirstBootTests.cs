@@ -61,13 +61,60 @@ public sealed class CloudInitFirstBootTests
         TestContext.Progress.WriteLine($"harden tests: cloud-init first boot ({vm.Accelerator}) answered ssh after {vm.BootSeconds[0]:0} s.");
     }
 
+    /// <summary>
+    /// A first boot the way most clouds give it: an image with no apt lists and without the packages
+    /// the profile wants (systemd-timesyncd keeps time, no auditd, no chrony). harden refreshes the
+    /// lists once from the image's package source (here this machine, serving the local repository
+    /// over HTTP on loopback, which qemu shows the guest as 10.0.2.2), installs every missing package
+    /// in one transaction, and converges; the admin still logs in with the key.
+    /// </summary>
+    [Test]
+    public async Task First_boot_of_an_image_without_apt_lists_or_the_profiles_packages_installs_them_and_converges()
+    {
+        if (Environment.UserName != "root") Assert.Ignore("the VM tests build an image with mmdebstrap, which needs root");
+        var image = await VmImage.EnsureAsync(DebianRoot.Suite, LivedInRoot.Packages);
+        var deb = await PublishedHarden.DebAsync();
+        var repository = await LocalAptRepository.EnsureAsync();
+        var example = await File.ReadAllTextAsync(Path.Combine(PublishedHarden.RepoRoot, "examples", "cloud-init", "user-data.yaml"));
+        using var server = PackageServer.Start(deb, repository);
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(deb)));
+        // The image's only package source is the served folder (cloud-init's apt module writes it before runcmd).
+        var apt = $"apt:\n  preserve_sources_list: false\n  sources_list: |\n    deb [trusted=yes] http://10.0.2.2:{server.Port}/repo ./\n";
+        await using var vm = await LiveVm.StartOrSkipAsync(image, key => example.Replace("ADMIN_PUBLIC_KEY", key)
+            .Replace("HARDEN_DEB_URL", $"http://10.0.2.2:{server.Port}/{PackageServer.Name}").Replace("HARDEN_DEB_SHA256", sha256) + apt);
+
+        var status = await vm.SshAsync("cloud-init status --wait --long", TimeSpan.FromMinutes(15));
+        var log = await vm.SshAsync("sudo tail -80 /var/log/cloud-init-output.log");
+        var applied = await vm.SshAsync("sudo cat /var/log/harden/first-boot-apply.json");
+        var packages = await vm.SshAsync("dpkg-query -W -f '${Package} ${Status}\\n' chrony auditd libpam-pwquality systemd-timesyncd");
+        var lists = await vm.SshAsync("ls /var/lib/apt/lists");
+        var sources = await vm.SshAsync("cat /etc/apt/sources.list");
+        var fresh = await vm.SshAsync("id -nG");
+        var diagnosis = $"{status}\n--- cloud-init-output ---\n{log.StandardOutput}";
+        Assert.Multiple(() =>
+        {
+            Assert.That(sources.StandardOutput, Does.Contain("10.0.2.2"), "the guest's only source is the served folder\n" + sources);
+            Assert.That(status.StandardOutput, Does.Contain("status: done"), diagnosis);
+            Assert.That(applied.StandardOutput, Does.Contain("\"outcome\": \"applied\""), "the apply converged\n" + applied + diagnosis);
+            Assert.That(log.StandardOutput, Does.Contain("apt has no package lists"), "harden saw the image had no lists\n" + diagnosis);
+            Assert.That(System.Text.RegularExpressions.Regex.Matches(log.StandardOutput, @"\$ apt-get install -y --no-install-recommends -- ").Count, Is.EqualTo(1),
+                "one apt transaction\n" + diagnosis);
+            Assert.That(packages.StandardOutput, Does.Contain("chrony install ok installed").And.Contain("auditd install ok installed")
+                .And.Contain("libpam-pwquality install ok installed"), packages.ToString());
+            Assert.That(packages.StandardOutput, Does.Not.Contain("systemd-timesyncd install ok installed"), "chrony replaced systemd-timesyncd");
+            Assert.That(lists.StandardOutput, Does.Contain("_Packages"), lists.ToString());
+            Assert.That(fresh.Succeeded, "the admin logs in with the key\n" + fresh);
+            Assert.That(fresh.StandardOutput, Does.Contain("phi-access"));
+        });
+    }
+
     private static int Rules(string text) =>
         text.Split('\n').Count(l => l.StartsWith("-w ", StringComparison.Ordinal) || l.StartsWith("-a ", StringComparison.Ordinal));
 
     /// <summary>
-    /// Serves the package as /<see cref="Name"/> over HTTP/1.0 on 127.0.0.1 (a free port), as an artifact server would. A
-    /// plain socket rather than HttpListener: the guest asks for host 10.0.2.2, which HttpListener
-    /// would refuse for a 127.0.0.1 prefix.
+    /// Serves files over HTTP/1.0 on 127.0.0.1 (a free port), as an artifact server or a mirror would:
+    /// each URL path maps to one file, read when asked for. A plain socket rather than HttpListener:
+    /// the guest asks for host 10.0.2.2, which HttpListener would refuse for a 127.0.0.1 prefix.
     /// </summary>
     private sealed class PackageServer : IDisposable
     {
@@ -76,12 +123,11 @@ public sealed class CloudInitFirstBootTests
         public const string Name = "harden.deb";
         public int Port { get; }
 
-        private PackageServer(string path)
+        private PackageServer(IReadOnlyDictionary<string, string> files)
         {
             _listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
             _listener.Start();
             Port = ((System.Net.IPEndPoint)_listener.LocalEndpoint).Port;
-            var body = File.ReadAllBytes(path);
             _ = Task.Run(async () =>
             {
                 while (!_stop.IsCancellationRequested)
@@ -98,11 +144,13 @@ public sealed class CloudInitFirstBootTests
                             if (n == 0) break;
                             request.Append(Encoding.ASCII.GetString(buffer, 0, n));
                         }
-                        var found = request.ToString().StartsWith($"GET /{Name} ", StringComparison.Ordinal);
-                        var header = found ? $"HTTP/1.0 200 OK\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n"
+                        var line = request.ToString().Split("\r\n")[0].Split(' ');
+                        var found = line is ["GET", var url, ..] && files.TryGetValue(url, out var file) ? file : null;
+                        var body = found is null ? [] : await File.ReadAllBytesAsync(found);
+                        var header = found is not null ? $"HTTP/1.0 200 OK\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n"
                             : "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
                         await stream.WriteAsync(Encoding.ASCII.GetBytes(header));
-                        if (found) await stream.WriteAsync(body);
+                        if (found is not null) await stream.WriteAsync(body);
                     }
                     catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
                     {
@@ -110,13 +158,19 @@ public sealed class CloudInitFirstBootTests
                     }
                     catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException)
                     {
-                        // One failed download; the guest's curl retries.
+                        // One failed download; the guest's curl and apt retry.
                     }
                 }
             });
         }
 
-        public static PackageServer Start(string path) => new(path);
+        /// <summary>The package at /<see cref="Name"/>, and each file of <paramref name="repository"/> under /repo/.</summary>
+        public static PackageServer Start(string deb, string? repository = null)
+        {
+            var files = new Dictionary<string, string>(StringComparer.Ordinal) { [$"/{Name}"] = deb };
+            foreach (var file in repository is null ? [] : Directory.EnumerateFiles(repository)) files[$"/repo/{Path.GetFileName(file)}"] = file;
+            return new PackageServer(files);
+        }
 
         public void Dispose()
         {

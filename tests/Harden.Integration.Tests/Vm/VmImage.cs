@@ -18,14 +18,15 @@ public sealed record VmImage(string Suite, string Disk, string Kernel, string In
     private static string Script => Path.Combine(AppContext.BaseDirectory, "Vm", "build-image.sh");
 
     /// <summary>Returns the cached image for <paramref name="suite"/>, building it first (a few minutes, once) if needed.</summary>
-    public static async Task<VmImage> EnsureAsync(string suite = DebianRoot.Suite)
+    /// <param name="packageList">The packages besides the kernel, cloud-init and the like: the test roots' list unless given (a lived-in image has fewer).</param>
+    public static async Task<VmImage> EnsureAsync(string suite = DebianRoot.Suite, IReadOnlyList<string>? packageList = null)
     {
         await Gate.WaitAsync();
         try
         {
-            if (Built.TryGetValue(suite, out var known)) return known;
+            var packages = string.Join(",", packageList ?? DebianRoot.Packages);
+            if (Built.TryGetValue($"{suite}|{packages}", out var known)) return known;
             await DebianRoot.EnsurePackagesAsync("mmdebstrap", "qemu-system-x86", "qemu-utils", "genisoimage");
-            var packages = string.Join(",", DebianRoot.Packages);
             var key = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
                 $"vm|{suite}|{packages}|{await File.ReadAllTextAsync(Script)}")))[..12];
             var dir = Path.Combine(DebianRoot.CacheDirectory, $"vm-{suite}-{key}");
@@ -40,7 +41,7 @@ public sealed record VmImage(string Suite, string Disk, string Kernel, string In
                 TestContext.Progress.WriteLine($"harden tests: VM image for {suite} built in {clock.Elapsed.TotalSeconds:0} s.");
             }
             var image = new VmImage(suite, Path.Combine(dir, "disk.qcow2"), Path.Combine(dir, "vmlinuz"), Path.Combine(dir, "initrd.img"));
-            Built[suite] = image;
+            Built[$"{suite}|{packages}"] = image;
             return image;
         }
         finally

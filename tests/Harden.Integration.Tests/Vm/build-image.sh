@@ -18,7 +18,8 @@ mmdebstrap --quiet --variant=minbase \
   --customize-hook='printf "/dev/vda / ext4 rw,errors=remount-ro 0 1\n" > "$1/etc/fstab"' \
   --customize-hook='mkdir -p "$1/etc/systemd/network" && printf "[Match]\nName=en* eth*\n\n[Network]\nDHCP=ipv4\n" > "$1/etc/systemd/network/50-dhcp.network"' \
   --customize-hook='chroot "$1" systemctl enable systemd-networkd.service' \
-  --customize-hook='chroot "$1" systemctl enable ssh.service auditd.service' \
+  --customize-hook='chroot "$1" systemctl enable ssh.service' \
+  --customize-hook='if [ -e "$1/lib/systemd/system/auditd.service" ]; then chroot "$1" systemctl enable auditd.service; fi' \
   --customize-hook='printf "datasource_list: [ NoCloud, None ]\n# a stock cloud image has locales; this one does not need them\nlocale: false\n" > "$1/etc/cloud/cloud.cfg.d/90-harden-tests.cfg"' \
   --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
   --customize-hook='printf "[Unit]\nDescription=SSH host keys for this boot\nBefore=ssh.service\nConditionPathExists=!/etc/ssh/ssh_host_ed25519_key\n[Service]\nType=oneshot\nExecStart=/usr/bin/ssh-keygen -A\n[Install]\nWantedBy=multi-user.target\n" > "$1/etc/systemd/system/harden-test-hostkeys.service" && chroot "$1" systemctl enable harden-test-hostkeys.service' \
