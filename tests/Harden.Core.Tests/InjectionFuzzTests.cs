@@ -90,6 +90,7 @@ public sealed partial class InjectionFuzzTests
         VariableType.Networks => "10.0.0.0/8" + (word == "x" ? "" : word),
         VariableType.Ports => "443" + (word == "x" ? "" : word),
         VariableType.Mode => "2770" + (word == "x" ? "" : word),
+        VariableType.Time => "04:00" + (word == "x" ? "" : word),
         _ => "v" + word,
     };
 
