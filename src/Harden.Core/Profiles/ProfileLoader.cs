@@ -184,6 +184,7 @@ internal sealed record ProfileDocument(
 
     public static ProfileDocument Parse(string name, string text, string origin)
     {
+        YamlLimits.Check(text, origin);
         var yaml = new YamlStream();
         try
         {
