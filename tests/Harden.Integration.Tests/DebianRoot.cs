@@ -25,6 +25,45 @@ public sealed class DebianRoot : IDisposable
 
     private DebianRoot(string path) => Path = path;
 
+    /// <summary>
+    /// A fresh copy of the real Ubuntu 24.04.4 server root in shared/roots (unpacked once per test
+    /// process, copied per test), with fresh host keys. Its programs run in a chroot like a Debian root's.
+    /// </summary>
+    public static async Task<DebianRoot> UbuntuAsync()
+    {
+        await UbuntuGate.WaitAsync();
+        try
+        {
+            var pristine = System.IO.Path.Combine(WorkDirectory, $"harden-ubuntu-24.04.4-{Environment.ProcessId}");
+            if (!Directory.Exists(pristine))
+            {
+                var tarball = System.IO.Path.Combine(Vm.PublishedHarden.RepoRoot, "..", "shared", "roots", "ubuntu-24.04.4-server.tar.zst");
+                if (!File.Exists(tarball)) Assert.Ignore($"the real Ubuntu root is not here ({tarball})");
+                var partial = pristine + ".partial";
+                Directory.CreateDirectory(partial);
+                await Run("sh", ["-c", "zstd -dc \"$1\" | tar -x --numeric-owner -C \"$2\" --strip-components=1", "sh", tarball, partial]);
+                Directory.Move(partial, pristine);
+                AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+                    CliWrap.Cli.Wrap("rm").WithArguments(["-rf", "--one-file-system", pristine]).WithValidation(CommandResultValidation.None)
+                        .ExecuteAsync().Task.GetAwaiter().GetResult();
+            }
+            var path = System.IO.Path.Combine(WorkDirectory, $"harden-ubuntu-{Guid.NewGuid():N}");
+            await Run("cp", ["-a", pristine, path]);
+            var root = new DebianRoot(path);
+            Directory.CreateDirectory(root.Map("/run/sshd"));
+            Directory.CreateDirectory(root.Map("/dev/pts"));
+            var keys = await root.Chroot("ssh-keygen", "-A");
+            if (keys.ExitCode != 0) throw new InvalidOperationException($"ssh-keygen -A in the Ubuntu root: {keys.StandardError}");
+            return root;
+        }
+        finally
+        {
+            UbuntuGate.Release();
+        }
+    }
+
+    private static readonly SemaphoreSlim UbuntuGate = new(1, 1);
+
     public static string CacheDirectory =>
         Environment.GetEnvironmentVariable("HARDEN_TEST_CACHE") is { Length: > 0 } dir ? dir : "/var/cache/harden-tests";
 

@@ -276,6 +276,31 @@ public sealed class ContainedDirectory
     }
 
     /// <summary>Removes a file (never a directory, never through a link). False when it was not there.</summary>
+    /// <summary>
+    /// Removes a symbolic link itself (never what it points to); the folders on the way are walked
+    /// without following links like every other path. False when nothing is there; anything that is
+    /// not a link is refused.
+    /// </summary>
+    public bool DeleteLink(string relative)
+    {
+        if (Walk(relative) is not var (parent, name)) return false;
+        try
+        {
+            var errno = Native.TryStatAt(parent, name, out var stat);
+            if (errno == Native.ENoEnt) return false;
+            if (errno != 0) throw new IOException($"stat {Show(relative)}: {Native.Describe(errno)}");
+            if (stat.Type != Native.SymlinkType) throw new HardenException($"{Show(relative)} is not a symbolic link");
+            errno = Native.TryUnlinkAt(parent, name, 0);
+            if (errno != 0 && errno != Native.ENoEnt) throw new IOException($"delete {Show(relative)}: {Native.Describe(errno)}");
+            Native.Fsync(parent);
+            return errno == 0;
+        }
+        finally
+        {
+            Release(parent);
+        }
+    }
+
     public bool Delete(string relative, bool durable = true)
     {
         if (Walk(relative) is not var (parent, name)) return false;

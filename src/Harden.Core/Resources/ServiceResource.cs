@@ -34,9 +34,43 @@ public sealed class ServiceResource(string module, string unit, string state, bo
     {
         var now = ServiceReader.Read(fx.Root, [unit])[unit];
         if (now == "absent" && state != "masked") throw new HardenException($"unit {unit} does not exist on the target (is its package installed?)");
+        var reached = change.After!;
+        if (state == "masked" && SetAside(fx, unit) is { } aside) reached = reached.SetItem(aside.Key, aside.Value);
         await SetAsync(fx, unit, now, state, ct, startNow);
-        return change.After;
+        return reached;
     }
+
+    private static string AdminPath(string unit) => $"/etc/systemd/system/{unit}";
+
+    /// <summary>
+    /// An administrator's own link or unit file at /etc/systemd/system/UNIT (Ubuntu ships
+    /// ctrl-alt-del.target as a link to reboot.target) makes <c>systemctl mask</c> refuse. It is set
+    /// aside first and recorded — a link by its target, a file through the run's backup — so
+    /// restore puts it back exactly.
+    /// </summary>
+    private static KeyValuePair<string, string>? SetAside(IHostEffects fx, string unit)
+    {
+        var path = AdminPath(unit);
+        var entry = fx.Root.Stat(path);
+        if (entry.Kind == EntryKind.Symlink && fx.Root.Files.ReadLink(HostRoot.Relative(path)) is { } target && target != "/dev/null")
+        {
+            if (!LinkTarget(target)) throw new HardenException($"{path} is a link to '{Profiles.VariableDefinition.Printable(target)}', which harden would not know how to put back; remove it by hand");
+            fx.Root.Files.DeleteLink(HostRoot.Relative(path));
+            fx.Report($"  set aside the link {path} -> {target} (rollback puts it back)");
+            return new("replaced_link", target);
+        }
+        if (entry.Kind == EntryKind.File)
+        {
+            fx.DeleteFile(path);
+            fx.Report($"  set aside the unit file {path} (kept in the run's backups; rollback puts it back)");
+            return new("replaced_file", "yes");
+        }
+        return null;
+    }
+
+    /// <summary>A link target harden records and recreates: an absolute or plain relative path, nothing that could carry more.</summary>
+    private static bool LinkTarget(string target) =>
+        target.Length is > 0 and < 4096 && !target.Any(char.IsControl) && (SafePath.IsAbsolute(target) || SafePath.IsRelative(target));
 
     private static async Task SetAsync(IHostEffects fx, string unit, string from, string to, CancellationToken ct, bool startNow = true)
     {
@@ -68,6 +102,20 @@ public sealed class ServiceResource(string module, string unit, string state, bo
         // A unit this run brought (its file or package is removed after this, in reverse order) is
         // disabled first, so no link is left pointing at a unit that is gone.
         await SetAsync(fx, unit, now, before == "absent" ? "disabled" : before, ct);
+        var path = AdminPath(unit);
+        if (entry.After.Get("replaced_link") is { } target && LinkTarget(target) && fx.Root.Stat(path).Kind == EntryKind.Missing)
+        {
+            var link = await fx.RunAsync(["ln", "-s", "--", target, path], ct);
+            if (!link.Succeeded) return new RestoreOutcome(false, $"{unit}: the link {path} -> {target} could not be put back: {link.Message}; run: ln -s {target} {path}");
+            fx.Report($"  restored the link {path} -> {target}");
+        }
+        if (entry.After.Get("replaced_file") == "yes" && fx.Backup(path) is { Existed: true } backup && fx.Root.Stat(path).Kind == EntryKind.Missing)
+        {
+            var bytes = fx.ReadCopy(backup.Copy) ?? throw new HardenException($"the backup of {path} is missing from the run folder");
+            if (FileState.Digest(bytes) != backup.Sha256) throw new HardenException($"the backup of {path} does not match its recorded digest; left as it is");
+            fx.WriteFile(path, bytes, Planning.Planner.ParseOctal(backup.Mode), backup.Uid, backup.Gid);
+            fx.Report($"  restored {path}");
+        }
         return RestoreOutcome.Done;
     }
 }
