@@ -30,7 +30,7 @@ public sealed class ExecutorRetryTests
         {
             Calls.Add(argv);
             if (argv is ["apt-cache", "policy", ..]) return Task.FromResult(new CommandResult(0, "x:\n  Installed: (none)\n  Candidate: 1.0\n", ""));
-            if (argv is ["apt-get", "install", "-y", ..])
+            if (argv is ["apt-get", "install", "-y", ..] && !argv.Contains("--download-only"))
             {
                 Installs.Add(argv);
                 return Task.FromResult(installs[Math.Min(Installs.Count - 1, installs.Length - 1)]);

@@ -68,7 +68,7 @@ public static class AccessModel
             .Select(c => c.Address.Key.Split('/', 2)).Select(p => (Group: p[0], User: p[1])).ToHashSet();
         var shadowAfter = ShadowAfter(plan, facts);
         var aging = plan.Changes.Select(c => c.Resource).OfType<AccountAgingResource>().SelectMany(r => r.Decisions(host))
-            .ToDictionary(d => d.Account, StringComparer.Ordinal);
+            .GroupBy(d => d.Account, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         var (cronNow, cronAfter) = (CronFiles(host, null), CronFiles(host, plan));
         var (atNow, atAfter) = (AtFiles(host, null), AtFiles(host, plan));
 
@@ -76,10 +76,11 @@ public static class AccessModel
         foreach (var f in facts.Values.OrderBy(f => f.Account.Uid).ThenBy(f => f.Name, StringComparer.Ordinal))
         {
             var user = f.Account;
-            bool InGroupNow(string g) => AccountFactsReader.InGroup(host, user, g);
-            bool InGroupAfter(string g) => InGroupNow(g) || added.Contains((g, user.Name));
-            var (wayNow, _, batchNow) = Ways(now, user, InGroupNow, f, f.Shadow, host.Today);
-            var (wayAfter, whyAfter, batchAfter) = Ways(after, user, InGroupAfter, f, shadowAfter.GetValueOrDefault(user.Name), host.Today);
+            var groupsNow = host.Groups.Where(g => g.Gid == user.Gid || g.Members.Contains(user.Name)).Select(g => g.Name).ToHashSet(StringComparer.Ordinal);
+            var groupsAfter = groupsNow.Concat(added.Where(a => a.User == user.Name).Select(a => a.Group)).ToHashSet(StringComparer.Ordinal);
+            var keys = host.AuthorizedKeys.GetValueOrDefault(user.Name);
+            var (wayNow, _, batchNow) = Ways(now, user, groupsNow, keys, f.Shadow, host.Today);
+            var (wayAfter, whyAfter, batchAfter) = Ways(after, user, groupsAfter, keys, shadowAfter.GetValueOrDefault(user.Name), host.Today);
             var losesSsh = wayNow is not null && wayAfter is null
                 // Automation lives on key logins without a terminal: losing those is losing access.
                 || f.Kind == AccountKind.Automation && batchNow && !batchAfter;
@@ -90,7 +91,7 @@ public static class AccessModel
             var why = losesSsh ? whyAfter : null;
             if (cronWas == true && cronIs == false) why = (why is null ? "" : why + "; ") + (f.HasCrontab ? $"its crontab would no longer run or be editable ({CronAccess.CronAllow} does not list it)" : $"its at jobs would be refused ({CronAccess.AtAllow} does not list it)");
             var intended = shutOut.Contains(user.Name)
-                || user.Uid == 0 && losesSsh && after.Refusal(user, InGroupAfter, f.Shadow) is { } r && r.Contains("PermitRootLogin", StringComparison.Ordinal);
+                || user.Uid == 0 && losesSsh && after.Refusal(user, groupsAfter, f.Shadow) is { } r && r.Contains("PermitRootLogin", StringComparison.Ordinal);
             accounts.Add(new AccountImpact(user.Name, f.Kind, f.KindReason, wayNow, wayAfter, why, losesSsh, cronWas, cronIs, password, intended));
         }
 
@@ -107,31 +108,32 @@ public static class AccessModel
     }
 
     /// <summary>
-    /// How the account can log in by SSH: with a key (non-interactive commands too, when PAM allows the
-    /// session without a new password), with a password (a terminal can answer PAM's demand for a new
-    /// one). Returns the ways, why there is none, and whether a key login can run a command without a terminal.
+    /// How the account can log in by SSH under these rules: with a key (a command without a terminal
+    /// too, when PAM's account phase lets the session start), or at a terminal (a password, a key with
+    /// a second factor, or a key after PAM's demand for a new password, which a person who knows the
+    /// current one can answer). Returns the ways, why there is none, and whether a key login can run
+    /// a command without a terminal.
     /// </summary>
-    private static (string? Way, string? Why, bool Batch) Ways(SshdAccessRules rules, UserAccount user, Func<string, bool> inGroup, AccountFacts f, ShadowEntry? shadow, long today)
+    private static (string? Way, string? Why, bool Batch) Ways(SshdAccessRules rules, UserAccount user, IReadOnlySet<string> groups, KeyAccess? keys,
+        ShadowEntry? shadow, long today)
     {
-        if (!user.CanLogIn) return (null, $"its shell is {user.Shell}", false);
-        if (rules.Refusal(user, inGroup, shadow) is { } refused) return (null, $"sshd refuses it: {refused}", false);
-        var phase = shadow?.Phase(today) ?? AccountPhase.Allowed;
+        if (!user.CanLogIn && !rules.SftpOnly(user, groups)) return (null, $"its shell is {user.Shell}", false);
+        if (rules.Refusal(user, groups, shadow) is { } refused) return (null, $"sshd refuses it: {refused}", false);
+        // Without PAM, sshd reads no password ages: the account phase does not stop a key login.
+        var phase = rules.UsesPam(user, groups) ? shadow?.Phase(today) ?? AccountPhase.Allowed : AccountPhase.Allowed;
         if (phase is AccountPhase.AccountExpired or AccountPhase.PasswordExpired) return (null, $"PAM refuses it: {ShadowEntry.Describe(phase)}", false);
-        var key = f.UsableKeys > 0 && rules.KeysAccepted(user, inGroup);
-        var password = shadow is { HasUsablePassword: true } && rules.PasswordsAccepted(user, inGroup);
+        var keyCount = keys is null ? 0 : rules.StrictModes(user, groups) ? keys.UsableKeys : keys.KeysWithoutStrictModes;
+        var hasPassword = shadow is { HasUsablePassword: true };
+        var (key, interactive, why) = rules.Methods(user, groups, keyCount > 0, hasPassword);
+        if (why is not null)
+            return (null, keyCount == 0 && !hasPassword ? $"it has no usable key ({keys?.Problem ?? "no authorized_keys"}) and no password" : why, false);
+        if (key && phase == AccountPhase.NewPasswordRequired && !hasPassword)
+            return (null, $"PAM demands a new password at its key login, and it has no password to change ({ShadowEntry.Describe(phase)})", false);
         var batch = key && phase == AccountPhase.Allowed;
         var ways = new List<string>();
         if (key) ways.Add(phase == AccountPhase.Allowed ? "key" : "key (with a terminal, after setting a new password)");
-        if (password) ways.Add("password");
-        if (ways.Count == 0)
-        {
-            var why = f.UsableKeys == 0 ? "it has no usable key and password login is off or it has no password" : "sshd accepts neither its key nor a password";
-            return (null, why, false);
-        }
-        // A key login that PAM answers with "new password required" can still go on at a terminal, by
-        // changing the password the account has; an account with no password to change is stuck.
-        if (key && !batch && !password && shadow is not { HasUsablePassword: true })
-            return (null, $"PAM demands a new password at its key login, and it has no password to change ({ShadowEntry.Describe(phase)})", false);
+        if (interactive) ways.Add(rules.AnyMethod(user, groups) ? "password" : "at a terminal (AuthenticationMethods)");
+        if (ways.Count == 0) return (null, "sshd accepts neither its key nor a password", false);
         return (string.Join(", ", ways), batch ? null : $"key logins without a terminal are refused: {ShadowEntry.Describe(phase)}", batch);
     }
 

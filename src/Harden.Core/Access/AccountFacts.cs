@@ -17,9 +17,18 @@ public sealed record AccountFacts(UserAccount Account, ShadowEntry? Shadow, int 
     /// <summary>Named as a person (the operator, an SSH member of the PHI group): a key with no password is then just how that person logs in.</summary>
     public bool NamedPerson { get; init; }
 
-    /// <summary>Automation: named so, or a crontab, NOPASSWD sudo, or a key with no password to type (unless named as a person).</summary>
+    /// <summary>Jobs in /etc/crontab or /etc/cron.d that run as this account (cron.allow does not govern them; PAM's account phase does).</summary>
+    public bool HasSystemCronJobs { get; init; }
+
+    /// <summary>
+    /// Automation: named so; else a person when named as one (the operator, an SSH member of the PHI
+    /// group, even with NOPASSWD sudo: a person's password is aged); else automation when it has a
+    /// crontab, cron or at jobs, NOPASSWD sudo, or a key and no password to type.
+    /// </summary>
     public AccountKind Kind =>
-        NamedAutomation || HasCrontab || HasAtJobs || NoPasswordSudo || !NamedPerson && UsableKeys > 0 && Shadow is { HasUsablePassword: false } ? AccountKind.Automation
+        NamedAutomation ? AccountKind.Automation
+        : NamedPerson ? AccountKind.Person
+        : HasCrontab || HasAtJobs || HasSystemCronJobs || NoPasswordSudo || UsableKeys > 0 && Shadow is { HasUsablePassword: false } ? AccountKind.Automation
         : Account.IsHuman ? AccountKind.Person
         : AccountKind.System;
 
@@ -32,8 +41,9 @@ public sealed record AccountFacts(UserAccount Account, ShadowEntry? Shadow, int 
             if (NamedAutomation) why.Add("named in automation_accounts");
             if (HasCrontab) why.Add("has a crontab");
             if (HasAtJobs) why.Add("has at jobs");
+            if (HasSystemCronJobs) why.Add("runs jobs from /etc/crontab or /etc/cron.d");
             if (NoPasswordSudo) why.Add("NOPASSWD sudo");
-            if (!NamedPerson && UsableKeys > 0 && Shadow is { HasUsablePassword: false }) why.Add("key-only");
+            if (UsableKeys > 0 && Shadow is { HasUsablePassword: false }) why.Add("key-only");
             return Kind switch
             {
                 AccountKind.Automation => $"automation ({string.Join(", ", why)})",
@@ -49,12 +59,14 @@ public static partial class AccountFactsReader
 {
     public const string Crontabs = "/var/spool/cron/crontabs", AtJobs = "/var/spool/cron/atjobs";
     public const string Sudoers = "/etc/sudoers", SudoersDir = "/etc/sudoers.d";
+    public const string SystemCrontab = "/etc/crontab", CronD = "/etc/cron.d";
 
     /// <summary>What the host reader must fetch: the spools and sudo's rules (small files, read whole).</summary>
     public static readonly HostQuery[] Needs =
     [
         new(HostQueryKind.FolderFiles, Crontabs), new(HostQueryKind.FolderFiles, AtJobs),
         new(HostQueryKind.File, Sudoers), new(HostQueryKind.FolderFiles, SudoersDir),
+        new(HostQueryKind.File, SystemCrontab), new(HostQueryKind.FolderFiles, CronD),
         new(HostQueryKind.File, CronAccess.CronAllow), new(HostQueryKind.File, CronAccess.CronDeny),
         new(HostQueryKind.File, CronAccess.AtAllow), new(HostQueryKind.File, CronAccess.AtDeny),
     ];
@@ -69,12 +81,14 @@ public static partial class AccountFactsReader
         var crontabs = SpoolOwners(host, Crontabs);
         var atJobs = SpoolOwners(host, AtJobs);
         var sudo = NoPasswordSudoers(host);
+        var systemJobs = SystemCronUsers(host);
         return host.Users.GroupBy(u => u.Name).Select(g => g.First()).ToImmutableDictionary(u => u.Name, u => new AccountFacts(u,
             shadow.GetValueOrDefault(u.Name),
             host.AuthorizedKeys.GetValueOrDefault(u.Name)?.UsableKeys ?? 0,
             crontabs.Contains(u.Name), atJobs.Contains(u.Name),
             sudo.Users.Contains(u.Name) || sudo.Groups.Any(g => InGroup(host, u, g)),
-            namedAutomation.Contains(u.Name)) { NamedPerson = namedPeople?.Contains(u.Name) ?? false }, StringComparer.Ordinal);
+            namedAutomation.Contains(u.Name)) { NamedPerson = namedPeople?.Contains(u.Name) ?? false, HasSystemCronJobs = systemJobs.Contains(u.Name) },
+            StringComparer.Ordinal);
     }
 
     public static bool InGroup(HostSnapshot host, UserAccount user, string group) =>
@@ -96,7 +110,8 @@ public static partial class AccountFactsReader
                 if (host.Users.FirstOrDefault(u => u.Uid == file.Uid) is { } queued && AccountName().IsMatch(queued.Name)) owners.Add(queued.Name);
                 continue;
             }
-            if (host.Users.FirstOrDefault(u => u.Name == name) is { } owner && owner.Uid == file.Uid && AccountName().IsMatch(name)) owners.Add(name);
+            // cron accepts a crontab owned by its user or by root (crontab -u as root).
+            if (host.Users.FirstOrDefault(u => u.Name == name) is { } owner && (owner.Uid == file.Uid || file.Uid == 0) && AccountName().IsMatch(name)) owners.Add(name);
         }
         return owners.ToImmutable();
     }
@@ -122,6 +137,24 @@ public static partial class AccountFactsReader
             }
         }
         return (users, groups);
+    }
+
+    /// <summary>The user field of every job in /etc/crontab and /etc/cron.d (files cron reads: no dot in the name).</summary>
+    private static HashSet<string> SystemCronUsers(HostSnapshot host)
+    {
+        var users = new HashSet<string>(StringComparer.Ordinal);
+        var texts = new[] { Text(host.File(SystemCrontab)) }
+            .Concat(host.FolderFiles(CronD).Where(kv => !kv.Key.Contains('.') && !kv.Key.EndsWith('~')).Select(kv => Text(kv.Value)));
+        foreach (var line in texts.SelectMany(t => t.Split('\n')).Select(l => l.Trim()))
+        {
+            if (line.Length == 0 || line.StartsWith('#')) continue;
+            var words = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            // NAME=value sets the environment; "@daily user cmd" or "m h dom mon dow user cmd" is a job.
+            if (words[0].Contains('=')) continue;
+            var user = words[0].StartsWith('@') ? words.ElementAtOrDefault(1) : words.ElementAtOrDefault(5);
+            if (user is not null && AccountName().IsMatch(user)) users.Add(user);
+        }
+        return users;
     }
 
     private static string Text(FileState file) => file.Exists ? Encoding.UTF8.GetString(file.Content) : "";

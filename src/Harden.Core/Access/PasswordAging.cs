@@ -19,6 +19,32 @@ public static class PasswordAging
 {
     public static AgingDecision Decide(AccountFacts facts, int minDays, int maxDays, int warnDays, int graceDays, long today, bool listed)
     {
+        var decision = Choose(facts, minDays, maxDays, warnDays, graceDays, today, listed);
+        // Whatever was chosen, it must not make PAM's answer worse today than it is (with inactive days
+        // set, a lower maximum can turn "change your password" into "locked"): then only the maximum stays.
+        if (decision.Wanted is { } wanted && facts.Shadow is { } shadow)
+        {
+            var p = wanted.Split(':');
+            long? Day(string f) => long.TryParse(f, NumberStyles.None, CultureInfo.InvariantCulture, out var d) ? d : null;
+            if (Rank(shadow.WithAging(Day(p[0]), Day(p[1]), Day(p[2])).Phase(today)) > Rank(shadow.Phase(today)))
+                return decision with
+                {
+                    Wanted = $"{minDays}:{shadow.Max?.ToString(CultureInfo.InvariantCulture) ?? ""}:{warnDays}",
+                    Note = $"keeps its maximum of {shadow.Max?.ToString(CultureInfo.InvariantCulture) ?? "none"} days: the new {maxDays}-day maximum would {ShadowEntry.Describe(shadow.WithAging(Day(p[0]), Day(p[1]), Day(p[2])).Phase(today))} today (its inactive days have run); it must change its password first",
+                };
+        }
+        return decision;
+    }
+
+    private static int Rank(AccountPhase phase) => phase switch
+    {
+        AccountPhase.Allowed => 0,
+        AccountPhase.NewPasswordRequired => 1,
+        _ => 2,
+    };
+
+    private static AgingDecision Choose(AccountFacts facts, int minDays, int maxDays, int warnDays, int graceDays, long today, bool listed)
+    {
         var name = facts.Name;
         var policy = Format(minDays, maxDays, warnDays);
         if (facts.Shadow is not { } shadow) return new AgingDecision(name, null, "has no line in /etc/shadow");
@@ -39,7 +65,7 @@ public static class PasswordAging
                 $"password changed {ShadowEntry.Date(last)}, older than {maxDays} days: in its grace window until {ShadowEntry.Date(last + current)}; at its first login after that it must choose a new password");
         var graced = (int)(today + graceDays - last);
         return new AgingDecision(name, Format(minDays, graced, warnDays),
-            $"password changed {ShadowEntry.Date(last)}, {today - last} days ago, older than the new {maxDays}-day maximum: instead of expiring now it may be used until {ShadowEntry.Date(today + graceDays)} ({graceDays} days' grace, password_aging_grace_days), then it must be changed at login");
+            $"password changed {ShadowEntry.Date(last)}, {today - last} days ago: the new {maxDays}-day maximum would make it due {(last + maxDays < today ? "at once" : $"on {ShadowEntry.Date(last + maxDays + 1)}")}; instead it may be used until {ShadowEntry.Date(today + graceDays)} ({graceDays} days' grace, password_aging_grace_days), then it must be changed at login");
     }
 
     public static string Format(int min, int max, int warn) => string.Create(CultureInfo.InvariantCulture, $"{min}:{max}:{warn}");

@@ -75,7 +75,8 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
                 {
                     // All of them at once, at the first: one apt transaction for the run.
                     if (change != installs[0]) continue;
-                    foreach (var install in installs) journal.Begin(install);
+                    // Begun with what the transaction is expected to add and remove, so a run killed inside it is undone fully.
+                    for (var i = 0; i < installs.Count; i++) journal.Begin(installs[i] with { After = preflight.Expected(last: i == installs.Count - 1) });
                     var states = await PackageResource.InstallAllAsync(installs, preflight, fx, ct);
                     for (var i = 0; i < installs.Count; i++)
                     {

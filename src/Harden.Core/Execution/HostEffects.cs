@@ -103,7 +103,8 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
         // Every program run here changes the host: a stop request lets it finish (see StopGrace), and
         // the retry loop between attempts still stops at once.
         return retryable
-            ? await AptRetry().ExecuteAsync(async token => await RunToEndAsync(argv, token), ct)
+            // A package command is never cut off (dpkg half-way needs repair); a stop request ends only the waits between tries.
+            ? await AptRetry().ExecuteAsync(async _ => await RunToEndAsync(argv, CancellationToken.None), ct)
             : await RunToEndAsync(argv, ct);
     }
 

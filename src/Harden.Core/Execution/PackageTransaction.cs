@@ -10,8 +10,21 @@ public sealed record SideRemoval(string Name, string Version, string Architectur
     public override string ToString() => $"{Name} {Version}";
 }
 
-/// <summary>What the checks before any write found: apt can install everything, and what it will remove to do so.</summary>
-public sealed record PackagePreflight(ImmutableArray<string> Packages, ImmutableArray<SideRemoval> Removals);
+/// <summary>What the checks before any write found: apt can install everything, what it will add (new packages only) and what it will remove to do so.</summary>
+public sealed record PackagePreflight(ImmutableArray<string> Packages, ImmutableArray<SideRemoval> Removals)
+{
+    /// <summary>The packages the transaction newly installs, from apt's simulation ("Inst NAME (…)", not upgrades "Inst NAME [old] (…)").</summary>
+    public ImmutableArray<string> NewPackages { get; init; } = [];
+
+    /// <summary>Of those, the ones dpkg still holds configuration files of (removed, not purged, before the run): never purged by rollback.</summary>
+    public ImmutableArray<string> ConfigKept { get; init; } = [];
+
+    /// <summary>The journal state each install is begun with, so a run killed mid-transaction is undone as fully as a finished one.</summary>
+    public ImmutableSortedDictionary<string, string> Expected(bool last) => last
+        ? State.Of(("installed", "yes"), ("pulled", string.Join(' ', NewPackages)), ("removed", string.Join(' ', Removals.Select(r => $"{r.Name}={r.Version}={r.Architecture}"))),
+            ("config_kept", string.Join(' ', ConfigKept)))
+        : State.Of(("installed", "yes"), ("pulled", ""));
+}
 
 /// <summary>
 /// Every package a plan installs, as one apt transaction, checked before anything is written: apt's
@@ -55,11 +68,20 @@ public sealed class PackageTransaction(HostRoot root, ICommandRunner runner, Act
                 $"installing them in the image beforehand (apt-get install {string.Join(' ', missing)}); " +
                 $"or turning their modules off (remove_modules: [{string.Join(", ", missing.Select(p => modules[p]).Distinct())}] in a profile that extends this one)");
         }
-        var removals = await SimulateAsync(names, ct);
+        var (removals, added) = await SimulateAsync(names, ct);
         foreach (var r in removals)
             report($"  apt will also remove {r} (it conflicts with a package being installed); it is recorded, and rollback reinstalls it");
+        // Everything downloaded before the first write: a mirror that answers lists but not packages fails here.
+        var download = await RunAsync(["apt-get", "install", "-y", "--download-only", "--no-install-recommends", "--", .. names], ct);
+        if (!download.Succeeded)
+            throw new HardenException($"apt could not download {string.Join(", ", names)} (exit {download.ExitCode}): {FirstErrors(download)}. Nothing was changed");
         await KeepDebsAsync(removals, ct);
-        return new PackagePreflight(names, removals);
+        var status = HostReader.ReadPackageStatus(root);
+        return new PackagePreflight(names, removals)
+        {
+            NewPackages = added,
+            ConfigKept = [.. added.Where(p => status.GetValueOrDefault(p) == "config-files")],
+        };
     }
 
     /// <summary>The age of the newest list apt has; null when it has none.</summary>
@@ -93,18 +115,26 @@ public sealed class PackageTransaction(HostRoot root, ICommandRunner runner, Act
         return [.. names.Where(n => !candidates.TryGetValue(n, out var c) || c == "(none)")];
     }
 
-    /// <summary>What apt would remove to install the packages (its simulation's "Remv" lines), with the installed version and architecture.</summary>
-    private async Task<ImmutableArray<SideRemoval>> SimulateAsync(ImmutableArray<string> names, CancellationToken ct)
+    private static string FirstErrors(CommandResult result) =>
+        string.Join("; ", (result.StandardError + "\n" + result.StandardOutput).Split('\n').Select(l => l.Trim())
+            .Where(l => l.StartsWith("E:", StringComparison.Ordinal) || l.StartsWith("Err:", StringComparison.Ordinal) || l.StartsWith("W:", StringComparison.Ordinal))
+            .Distinct().Take(4)) is { Length: > 0 } errors ? errors : result.Message;
+
+    /// <summary>
+    /// What apt would remove to install the packages (its simulation's "Remv" lines, with the installed
+    /// version and architecture), and what it would newly install ("Inst" lines without an old version).
+    /// </summary>
+    private async Task<(ImmutableArray<SideRemoval> Removals, ImmutableArray<string> Added)> SimulateAsync(ImmutableArray<string> names, CancellationToken ct)
     {
         var simulation = await runner.RunAsync(["apt-get", "-s", "install", "--no-install-recommends", "--", .. names], ct);
         if (!simulation.Succeeded)
             throw new HardenException($"apt cannot install {string.Join(", ", names)} (apt-get -s install, exit {simulation.ExitCode}): {simulation.Message}. Nothing was changed");
         var installed = HostReader.ReadInstalledPackages(root);
-        return [.. simulation.StandardOutput.Split('\n').Where(l => l.StartsWith("Remv ", StringComparison.Ordinal))
-            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1])
-            .Select(n => n.Split(':')[0])
-            .Where(installed.ContainsKey)
-            .Select(n => new SideRemoval(n, installed[n].Version, installed[n].Architecture))];
+        var lines = simulation.StandardOutput.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        ImmutableArray<SideRemoval> removals = [.. lines.Where(w => w is ["Remv", _, ..]).Select(w => w[1].Split(':')[0])
+            .Where(installed.ContainsKey).Select(n => new SideRemoval(n, installed[n].Version, installed[n].Architecture))];
+        ImmutableArray<string> added = [.. lines.Where(w => w is ["Inst", _, var next, ..] && !next.StartsWith('[')).Select(w => w[1].Split(':')[0]).Distinct()];
+        return (removals, added);
     }
 
     /// <summary>

@@ -9,6 +9,9 @@ namespace Harden.Host;
 /// <param name="Problem">Null when at least one usable key is where sshd looks; else what stops it.</param>
 public sealed record KeyAccess(int UsableKeys, string? Problem)
 {
+    /// <summary>Keys sshd would accept with StrictModes off (the file's or a folder's owner or mode would not stop it).</summary>
+    public int KeysWithoutStrictModes { get; init; }
+
     public static readonly KeyAccess None = new(0, "has no key in ~/.ssh/authorized_keys");
 }
 
@@ -37,10 +40,12 @@ public static class SshAccess
         var patterns = AuthorizedKeysFiles(root, sshdFiles);
         var result = ImmutableDictionary.CreateBuilder<string, KeyAccess>(StringComparer.Ordinal);
         // Every account with a shell: automation is often a system account (backup, ansible) with a key.
-        foreach (var user in users.Where(u => u.CanLogIn && SafePath.IsAbsolute(u.Home) && u.Home != "/"))
+        // SFTP-only accounts too (nologin, but ForceCommand internal-sftp lets them in).
+        foreach (var user in users.Where(u => SafePath.IsAbsolute(u.Home) && u.Home != "/"))
         {
             var problems = new List<string>();
             var usable = 0;
+            var lax = 0;
             foreach (var pattern in patterns)
             {
                 var path = pattern.Replace("%%", "\u0001", StringComparison.Ordinal).Replace("%h", user.Home.TrimEnd('/'), StringComparison.Ordinal)
@@ -53,17 +58,18 @@ public static class SshAccess
                     if (file.Symlink is not null || file.Special is not null) problems.Add($"{path} is not a regular file harden can read");
                     continue;
                 }
+                var (good, why) = Keys(Encoding.UTF8.GetString(file.Content));
+                lax += good;
                 if (Unsafe(root, user, path, file) is { } strict)
                 {
                     problems.Add(strict);
                     continue;
                 }
-                var (good, why) = Keys(Encoding.UTF8.GetString(file.Content));
                 usable += good;
                 if (good == 0) problems.Add($"{path} {why}");
             }
-            result[user.Name] = usable > 0 ? new KeyAccess(usable, null)
-                : new KeyAccess(0, problems.FirstOrDefault() ?? $"has no key in {user.Home.TrimEnd('/')}/.ssh/authorized_keys");
+            result[user.Name] = (usable > 0 ? new KeyAccess(usable, null)
+                : new KeyAccess(0, problems.FirstOrDefault() ?? $"has no key in {user.Home.TrimEnd('/')}/.ssh/authorized_keys")) with { KeysWithoutStrictModes = lax };
         }
         return result.ToImmutable();
     }

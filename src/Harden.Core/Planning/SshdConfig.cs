@@ -33,7 +33,8 @@ public static class SshdConfig
         return Aliases.GetValueOrDefault(lower, lower);
     }
 
-    public static ImmutableArray<Setting> Parse(string text)
+    /// <param name="withManagedBlocks">Also the lines of harden's own marked blocks: what sshd reads, rather than what conflicts with harden.</param>
+    public static ImmutableArray<Setting> Parse(string text, bool withManagedBlocks = false)
     {
         var settings = ImmutableArray.CreateBuilder<Setting>();
         string? match = null;
@@ -45,7 +46,7 @@ public static class SshdConfig
             // Lines in harden's own managed blocks are harden's, not conflicts.
             if (line.StartsWith("# BEGIN harden ", StringComparison.Ordinal)) inBlock = true;
             if (line.StartsWith("# END harden ", StringComparison.Ordinal)) inBlock = false;
-            if (line.Length == 0 || line.StartsWith('#') || inBlock) continue;
+            if (line.Length == 0 || line.StartsWith('#') || inBlock && !withManagedBlocks) continue;
             var split = line.IndexOfAny([' ', '\t', '=']);
             var key = split < 0 ? line : line[..split];
             var value = split < 0 ? "" : line[(split + 1)..].Trim().TrimStart('=').Trim();

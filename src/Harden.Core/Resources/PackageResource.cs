@@ -80,21 +80,27 @@ public sealed partial class PackageResource(string module, string name, bool pre
     {
         var names = installs.Select(c => c.Address.Key).Distinct().ToList();
         var before = fx.InstalledPackages();
+        // A package left as config-files by an earlier removal keeps its old configuration if rollback takes it away again.
+        var configBefore = HostReader.ReadPackageStatus(fx.Root).Where(p => p.Value == "config-files").Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
         await WithoutServiceStartsAsync(fx, async () =>
         {
             string[] argv = ["apt-get", "install", "-y", "--no-install-recommends", "--", .. names];
-            // Never cut apt or dpkg off half-way: a signal waits for this one command, then the run stops and restores.
-            var result = await fx.RunAsync(argv, CancellationToken.None, retryable: true);
+            // Never cut apt or dpkg off half-way: a stop request ends the wait for another process's lock,
+            // but once apt runs it finishes, then the run stops and restores.
+            var result = await fx.RunAsync(argv, ct, retryable: true);
             ct.ThrowIfCancellationRequested();
             if (!result.Succeeded)
                 throw new HardenException($"{CliWrapCommandRunner.Display(argv)} failed (exit {result.ExitCode}): {result.Message}");
         });
         var now = fx.InstalledPackages();
-        var pulled = string.Join(' ', now.Keys.Where(p => !before.ContainsKey(p)).Order(StringComparer.Ordinal));
+        // Only what this transaction brought: anything another process installed meanwhile (a kernel at first boot) is not the run's.
+        var expected = preflight.NewPackages.Concat(names).ToHashSet(StringComparer.Ordinal);
+        var pulled = now.Keys.Where(p => !before.ContainsKey(p) && expected.Contains(p)).Order(StringComparer.Ordinal).ToList();
         var removed = string.Join(' ', preflight.Removals.Where(r => !now.ContainsKey(r.Name)).Select(r => $"{r.Name}={r.Version}={r.Architecture}"));
+        var kept = string.Join(' ', pulled.Where(configBefore.Contains));
         return [.. installs.Select((c, i) => i < installs.Count - 1
             ? State.Of(("installed", "yes"), ("pulled", ""))
-            : State.Of(("installed", "yes"), ("pulled", pulled), ("removed", removed)))];
+            : State.Of(("installed", "yes"), ("pulled", string.Join(' ', pulled)), ("removed", removed), ("config_kept", kept)))];
     }
 
     /// <summary>Under an offline root, keeps package scripts from starting daemons while apt runs; removed after, also on failure.</summary>
@@ -129,7 +135,9 @@ public sealed partial class PackageResource(string module, string name, bool pre
             // dpkg, not apt: it refuses when something installed since depends on them, instead of
             // removing that too. Purged so /etc returns to what it was, except packages whose purge
             // deletes audit records (auditd's postrm removes /var/log/audit): those are only removed.
-            var purge = pulled.Where(p => !KeepsEvidence.Contains(p)).ToList();
+            // Not purged: packages whose purge deletes audit records, and those whose configuration was there before the run.
+            var configKept = (entry.After.Get("config_kept") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var purge = pulled.Where(p => !KeepsEvidence.Contains(p) && !configKept.Contains(p)).ToList();
             var keep = pulled.Except(purge).ToList();
             // All removed in one dpkg call first (it orders packages that need each other, audispd-plugins
             // before auditd); then purged, except those whose purge would delete audit records.

@@ -20,7 +20,8 @@ public sealed class LiveHostTests(string suite)
 
     private const string Nurse = "nurse";
     private const string NursePassword = "Correct-Horse-Battery-42";
-    private static readonly string Members = $"ssh_allow_members={LiveVm.Operator}";
+    /// <summary>The operator keeps SSH; the nurse's password login ends with the profile (PasswordAuthentication no), as intended: named, or apply refuses.</summary>
+    private static readonly string Members = $"ssh_allow_members={LiveVm.Operator} --set shut_out_accounts={Nurse}";
     private LiveVm _vm = null!;
     private Snapshot _before = null!;
 
