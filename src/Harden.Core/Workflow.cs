@@ -45,7 +45,7 @@ public static class Workflow
         {
             Impact = impact,
             // The operator and "somebody must remain" first; then every other account that would lose access.
-            LockoutRisk = LockoutGuard.Assess(plan, host, request.Operator) ?? Access.AccessModel.Refusal(impact),
+            LockoutRisk = LockoutGuard.Assess(plan, host, request.Operator) ?? Access.AccessModel.Refusal(impact) ?? Access.FirewallReach.Refusal(plan, host),
             Request = absolute,
             Platform = release.ToString(),
             ProfileDetected = request.Profile is null,

@@ -66,4 +66,92 @@ public sealed class SafetyRoundThreeTests : RootTest
         var verify = await Root.Chroot("systemd-analyze", "calendar", "*-*-* 04:05");
         Assert.That(verify.ExitCode, Is.Zero);
     }
+
+    /// <summary>
+    /// A backup in a run folder (a whole file's, a key's file, the sshd_config a block went into) with
+    /// one byte changed: rollback refuses before it restores anything, naming the file, exit 1.
+    /// </summary>
+    [TestCase("/etc/ssh/sshd_config")]
+    [TestCase("/etc/login.defs")]
+    [TestCase("/etc/issue.net")]
+    public async Task Rollback_refuses_when_one_byte_of_a_backup_changed_and_names_the_file(string path)
+    {
+        var args = await WithOperatorAsync();
+        var apply = await Harden(["apply", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        var run = Directory.GetDirectories(Root.Map("/var/lib/harden/runs")).Single();
+        var manifest = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(run, "manifest.json")));
+        var copy = manifest.RootElement.GetProperty("backups").EnumerateArray()
+            .Single(b => b.GetProperty("path").GetString() == path).GetProperty("copy").GetString()!;
+        var backup = Path.Combine(run, copy);
+        var bytes = await File.ReadAllBytesAsync(backup);
+        bytes[bytes.Length / 2] ^= 0x01;
+        await File.WriteAllBytesAsync(backup, bytes);
+        var etc = await EtcAsync();
+
+        var rollback = await Harden(["rollback", "--yes", "--root", Root.Path]);
+        Assert.That(rollback.ExitCode, Is.EqualTo(1), rollback.ToString());
+        Assert.That(rollback.Error, Does.Contain($"the backup of {path}").And.Contain("Nothing was restored"));
+        AssertUnchanged(etc, await EtcAsync());
+    }
+
+    /// <summary>harden's own state writable (or the key readable) by anyone but root: every command refuses, with the fix.</summary>
+    [TestCase("chmod 0777 /var/lib/harden")]
+    [TestCase("chmod 0644 /var/lib/harden/journal.key")]
+    [TestCase("chown 1000 /var/lib/harden/runs")]
+    [TestCase("chmod g+w /var/lib/harden/runs/*")]
+    [TestCase("chown 1000 /var/lib/harden/runs/*/files")]
+    public async Task A_state_folder_others_could_write_is_refused_with_the_fix(string loosen)
+    {
+        var args = await WithOperatorAsync();
+        Assert.That((await Harden(["apply", "--yes", .. args])).ExitCode, Is.Zero);
+        var done = await Root.Chroot("sh", "-c", loosen);
+        Assert.That(done.ExitCode, Is.Zero, done.StandardError);
+        string[][] commands = [["plan", .. args], ["rollback", "--yes", "--root", Root.Path]];
+        foreach (var command in commands)
+        {
+            var refused = await Harden(command);
+            Assert.That(refused.ExitCode, Is.EqualTo(1), $"{command[0]}: {refused}");
+            Assert.That(refused.Error, Does.Contain("harden's state is not root's alone").And.Contain("chmod -R go-rwx"), refused.ToString());
+        }
+        // The fix it names works.
+        Assert.That((await Root.Chroot("sh", "-c", "chown -R root:root /var/lib/harden && chmod -R go-rwx /var/lib/harden")).ExitCode, Is.Zero);
+        Assert.That((await Harden(["plan", .. args])).ExitCode, Is.Zero);
+    }
+
+    /// <summary>
+    /// The firewall admits SSH on one port, sshd listens on another: at the next boot (no timed revert
+    /// there) nobody gets in. Refused with exit 3 and the port to set, in several shapes.
+    /// </summary>
+    [TestCase("Port 2222\n", "", "2222")]
+    [TestCase("ListenAddress 0.0.0.0:2222\n", "", "2222")]
+    [TestCase("", "--set firewall_ssh_port=2222", "22")]
+    public async Task A_firewall_that_admits_another_port_than_sshd_listens_on_is_refused(string dropIn, string setting, string fix)
+    {
+        string[] extra = setting.Length > 0 ? [.. setting.Split(' ')] : [];
+        var args = await WithOperatorAsync(["--set", "firewall=true", .. extra]);
+        if (dropIn.Length > 0) await File.WriteAllTextAsync(Root.Map("/etc/ssh/sshd_config.d/10-port.conf"), dropIn);
+        var etc = await EtcAsync();
+
+        var apply = await Harden(["apply", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.EqualTo(3), apply.ToString());
+        Assert.That(apply.Error, Does.Contain("the firewall would admit SSH on port").And.Contain($"Fix: --set firewall_ssh_port={fix}"));
+        AssertUnchanged(etc, await EtcAsync());
+
+        // With the port it names, the rules admit sshd's port, and nft itself reads them.
+        var fixedUp = await Harden(["apply", "--yes", .. args, "--set", $"firewall_ssh_port={fix}"]);
+        Assert.That(fixedUp.ExitCode, Is.Zero, fixedUp.ToString());
+        Assert.That(Root.ReadText("/etc/nftables.conf"), Does.Contain($"tcp dport {fix} accept"));
+        var check = await Root.Chroot("nft", "-c", "-f", "/etc/nftables.conf");
+        Assert.That(check.ExitCode, Is.Zero, check.StandardError);
+    }
+
+    [Test]
+    public async Task A_firewall_that_admits_one_of_several_sshd_ports_goes_ahead()
+    {
+        var args = await WithOperatorAsync("--set", "firewall=true");
+        await File.WriteAllTextAsync(Root.Map("/etc/ssh/sshd_config.d/10-port.conf"), "Port 22\nPort 2222\n");
+        var apply = await Harden(["apply", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+    }
 }

@@ -351,6 +351,11 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
     /// <summary>Undoes a run by inverse steps; what an admin changed since is kept and reported unless forced.</summary>
     public async Task<RollbackResult> RollbackAsync(RunJournal journal, bool force, CancellationToken ct)
     {
+        // Every backup is checked before anything is put back: one changed byte and nothing is restored.
+        if (journal.TamperedBackups() is { Count: > 0 } tampered)
+            throw new HardenException($"refusing to roll back run {journal.RunId}: the backup of {string.Join(", ", tampered)} in {RunJournal.RunDirectory(root, journal.RunId)} " +
+                "does not match the digest its signed journal recorded (changed or removed since the run). Nothing was restored. Compare that backup with the file by hand; " +
+                "the rest of the run can be undone once the backup is as harden wrote it");
         SweepTemporaryFiles([.. RunJournal.All(root)], []);
         var fx = Effects(journal);
         var outcome = await RestoreEntriesAsync(journal, fx, force, ct, failure: false);

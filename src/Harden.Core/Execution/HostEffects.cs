@@ -163,5 +163,12 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
 
     public FileBackup? Backup(string path) => journal.Backup(path);
     public IReadOnlyList<JournalEntry> Entries => journal.Record.Entries;
-    public byte[]? ReadCopy(string? copy) => journal.ReadCopy(copy);
+    /// <summary>A backup copy, only when it still has the digest the signed journal recorded for it.</summary>
+    public byte[]? ReadCopy(string? copy)
+    {
+        var bytes = journal.ReadCopy(copy);
+        if (bytes is not null && journal.Record.Backups.FirstOrDefault(b => b.Copy == copy) is { } backup && FileState.Digest(bytes) != backup.Sha256)
+            throw new HardenException($"the backup of {backup.Path} does not match the digest the run's signed journal recorded; it was changed after the run, so nothing is restored from it");
+        return bytes;
+    }
 }

@@ -217,8 +217,53 @@ public sealed class RunJournal
     /// <summary>Run folders whose manifest does not verify, each with the reason: never acted on, always reported.</summary>
     public static IReadOnlyList<string> Refused(HostRoot root) => Scan(root).Refused;
 
+    /// <summary>
+    /// Refuses to go on when harden's own state could have been written by someone other than root:
+    /// the state and run folders owned by root and writable by nobody else, the journal key readable
+    /// by root alone. A backup or manifest another user could change is not evidence harden may act on.
+    /// </summary>
+    public static void EnsureRootOnly(HostRoot root)
+    {
+        const int GroupOrOtherWrite = 0x12, GroupOrOtherAny = 0x3F;
+        var fix = new List<string>();
+        void Check(string path, EntryKind kind, int forbidden)
+        {
+            Entry entry;
+            try
+            {
+                entry = root.Stat(path);
+            }
+            catch (PathBlockedException)
+            {
+                throw new HardenException($"refusing to run: {root.Map(path)} goes through a symlink; harden's state must be a plain folder of root's");
+            }
+            if (entry.Kind == EntryKind.Missing) return;
+            if (entry.Kind != kind) throw new HardenException($"refusing to run: {root.Map(path)} is {entry.Describe()}, not what harden keeps there");
+            if (entry.Uid != 0 || ((int)entry.Mode & forbidden) != 0)
+                fix.Add($"{root.Map(path)} (owner {entry.Uid}, mode {Planning.Planner.Octal(entry.Mode)})");
+        }
+        Check(StateDirectory, EntryKind.Directory, GroupOrOtherWrite);
+        Check(KeyFile, EntryKind.File, GroupOrOtherAny);
+        Check(RunsDirectory, EntryKind.Directory, GroupOrOtherWrite);
+        foreach (var (name, kind) in root.List(RunsDirectory) ?? [])
+        {
+            if (kind != EntryKind.Directory) continue;
+            Check($"{RunsDirectory}/{name}", EntryKind.Directory, GroupOrOtherWrite);
+            Check($"{RunsDirectory}/{name}/files", EntryKind.Directory, GroupOrOtherWrite);
+        }
+        if (fix.Count > 0)
+            throw new HardenException($"refusing to run: harden's state is not root's alone, so its journal and backups cannot be trusted: {string.Join(", ", fix)}. " +
+                $"Check that nobody changed them, then fix with: chown -R root:root {root.Map(StateDirectory)} && chmod -R go-rwx {root.Map(StateDirectory)}");
+    }
+
+    /// <summary>The files whose backup copy in the run folder no longer has the digest the signed journal recorded (or is gone).</summary>
+    public IReadOnlyList<string> TamperedBackups() =>
+        [.. Record.Backups.Where(b => b.Existed && b.Copy is not null)
+            .Where(b => ReadCopy(b.Copy) is not { } bytes || FileState.Digest(bytes) != b.Sha256).Select(b => b.Path)];
+
     public static (List<RunJournal> Valid, List<string> Refused) Scan(HostRoot root)
     {
+        EnsureRootOnly(root);
         if (root.List(RunsDirectory) is not { } runs) return ([], []);
         var key = Key(root, create: false);
         var found = new List<RunJournal>();
