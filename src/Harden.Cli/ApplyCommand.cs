@@ -27,6 +27,12 @@ internal static class ApplyCommand
             Description = "Also return what earlier runs changed and the profile no longer manages to its state before harden",
         };
         var lockWait = LockWaitOption();
+        var programTimeout = new Option<int>("--program-timeout")
+        {
+            Description = "Seconds one check or handler (sshd -t, augenrules, pam-auth-update, aideinit) may run before apply stops it and restores the host",
+            HelpName = "SECONDS",
+            DefaultValueFactory = _ => (int)Executor.DefaultProgramTimeout.TotalSeconds,
+        };
         var packageLockWait = new Option<int>("--package-lock-timeout")
         {
             Description = "Seconds to wait for apt/dpkg's lock when another process holds it (unattended-upgrades at first boot), with progress",
@@ -43,6 +49,7 @@ internal static class ApplyCommand
         command.Options.Add(prune);
         command.Options.Add(lockWait);
         command.Options.Add(packageLockWait);
+        command.Options.Add(programTimeout);
         command.SetAction((r, ct) => io.GuardAsync(async () =>
         {
             var json = common.Json(r);
@@ -78,9 +85,11 @@ internal static class ApplyCommand
                 return ExitCodes.Error;
 
             if (r.GetValue(packageLockWait) is < 0 or > 86400) throw new HardenException("--package-lock-timeout takes 0 to 86400 seconds");
+            if (r.GetValue(programTimeout) is < 1 or > 86400) throw new HardenException("--program-timeout takes 1 to 86400 seconds");
             var executor = new Executor(root, new CliWrapCommandRunner(root), TimeProvider.System, report)
             {
                 PackageLockTimeout = TimeSpan.FromSeconds(r.GetValue(packageLockWait)),
+                ProgramTimeout = TimeSpan.FromSeconds(r.GetValue(programTimeout)),
             };
             var result = await executor.ApplyAsync(plan, ct, pruning);
             if (json) await WriteJson(io, plan, result, result.RebootNeeded is null ? "applied" : "reboot-needed");

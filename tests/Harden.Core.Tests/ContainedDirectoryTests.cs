@@ -112,11 +112,14 @@ public sealed class ContainedDirectoryTests
 
         using var stop = new CancellationTokenSource();
         using var handle = Native.TryOpenAt(null, root.Path, Native.ORdOnly | Native.ODirectory, 0, out _)!;
-        var swapper = Task.Run(() =>
+        using var swapping = new ManualResetEventSlim();
+        // Its own thread, and awaited before the loop: on a loaded machine a pool thread may start only after the loop ended.
+        var swapper = Task.Factory.StartNew(() =>
         {
             var swaps = 0;
             while (!stop.IsCancellationRequested)
             {
+                if (swaps == 1) swapping.Set();
                 // rename(2) swaps atomically: "etc" is a real folder one moment, a link the next.
                 Native.RenameAt(handle, "etc", "etc.real");
                 Native.RenameAt(handle, "etc.link", "etc");
@@ -125,9 +128,11 @@ public sealed class ContainedDirectoryTests
                 swaps++;
             }
             return swaps;
-        });
+        }, TaskCreationOptions.LongRunning);
+        swapping.Wait(TimeSpan.FromSeconds(30));
         var (written, read, refused) = (0, 0, 0);
-        for (var i = 0; i < 3000; i++)
+        // At least 3000 tries, and on until a write has landed inside (the race can refuse many in a row under load).
+        for (var i = 0; i < 3000 || written == 0 && i < 100_000; i++)
         {
             try
             {

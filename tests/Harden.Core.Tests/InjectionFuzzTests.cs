@@ -85,7 +85,12 @@ public sealed partial class InjectionFuzzTests
     {
         VariableType.Int or VariableType.Port => (v.Min ?? 1).ToString(System.Globalization.CultureInfo.InvariantCulture) + (word == "x" ? "" : word),
         VariableType.Bool => word == "x" ? "true" : "true" + word,
-        VariableType.Path or VariableType.Paths => "/srv/" + word,
+        VariableType.Path or VariableType.Paths => v.Role switch
+        {
+            PathRole.Program => "/usr/bin/" + word,
+            PathRole.Output => "/var/lib/" + word,
+            _ => "/srv/" + word,
+        },
         VariableType.Host => "host" + word + ".example.org",
         VariableType.Networks => "10.0.0.0/8" + (word == "x" ? "" : word),
         VariableType.Ports => "443" + (word == "x" ? "" : word),

@@ -13,6 +13,8 @@ public sealed class EvidenceTests : RootTest
     public async Task The_bundle_verifies_tampering_is_detected_and_the_signature_verifies()
     {
         var args = await WithOperatorAsync();
+        // alice has a password as well as her key: password aging applies to it (a key-only account has none to age).
+        Assert.That((await Root.ChrootWithInput("alice:Alice-pw-4711\n", "chpasswd")).ExitCode, Is.Zero);
         var apply = await Harden(["apply", "--profile", "debian-hipaa", "--yes", .. args]);
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
         // lastb gone from the image: the bundle must say so, not leave the subject out.

@@ -154,4 +154,72 @@ public sealed class SafetyRoundThreeTests : RootTest
         var apply = await Harden(["apply", "--yes", .. args]);
         Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
     }
+
+    /// <summary>A check or handler that never returns stops at --program-timeout: apply restores the host (exit 4) and names the program and the limit.</summary>
+    [TestCase("/usr/sbin/sshd", "sshd")]
+    [TestCase("/usr/sbin/pam-auth-update", "pam-auth-update")]
+    public async Task A_program_that_hangs_is_stopped_at_its_limit_and_the_host_restored(string program, string name)
+    {
+        var args = await WithOperatorAsync();
+        var etc = await EtcAsync();
+        // The real program for everything else; a hang where apply checks or activates (sshd -t, pam-auth-update --package).
+        if (name == "sshd") await WrapSshdAsync("exec sleep 600");
+        else await ReplaceProgramAsync(program, "exec sleep 600");
+        try
+        {
+            var apply = await Harden(["apply", "--yes", "--program-timeout", "3", .. args]);
+            Assert.That(apply.ExitCode, Is.EqualTo(4), apply.ToString());
+            Assert.That(apply.Error, Does.Contain($"{name} did not finish within 3 s").And.Contain("host restored"));
+        }
+        finally
+        {
+            RestoreProgram(program);
+        }
+        AssertUnchanged(etc, await EtcAsync());
+    }
+
+    /// <summary>Path variables with a role: each value that would hand a group the system, or a root job a file or program others control, is refused before any write.</summary>
+    [TestCase("phi_directories=/root", "is a system folder")]
+    [TestCase("phi_directories=/tmp", "is a system folder")]
+    [TestCase("phi_directories=/etc", "is a system folder")]
+    [TestCase("phi_directories=/usr", "is a system folder")]
+    [TestCase("phi_directories=/home", "is a system folder")]
+    [TestCase("phi_directories=/var/data/phi,/tmp/phi", "lies in /tmp")]
+    [TestCase("phi_directories=/var/lib/harden", "lies in /var/lib/harden")]
+    [TestCase("app_directories=/usr/lib", "is a system folder")]
+    [TestCase("drift_check_report=/etc/shadow", "lies in /etc")]
+    [TestCase("drift_check_report=/usr/bin/ls", "lies in /usr")]
+    [TestCase("drift_check_program=/tmp/harden", "is not under")]
+    [TestCase("drift_check_program=/var/lib/harden/harden", "is not under")]
+    public async Task Path_values_outside_their_role_are_refused_before_any_write(string setting, string why)
+    {
+        var args = await WithOperatorAsync("--set", "drift_check=true");
+        var etc = await EtcAsync();
+        var plan = await Harden(["apply", "--yes", .. args, "--set", setting]);
+        Assert.That(plan.ExitCode, Is.EqualTo(1), plan.ToString());
+        Assert.That(plan.Error, Does.Contain($"variable '{setting.Split('=')[0]}'").And.Contain(why));
+        AssertUnchanged(etc, await EtcAsync());
+    }
+
+    [Test]
+    public async Task What_only_the_host_knows_a_world_writable_data_folder_or_a_program_others_could_replace_is_refused()
+    {
+        var args = await WithOperatorAsync("--set", "drift_check=true");
+        Directory.CreateDirectory(Root.Map("/srv/drop"));
+        File.SetUnixFileMode(Root.Map("/srv/drop"), (UnixFileMode)Convert.ToInt32("1777", 8));
+        var drop = await Harden(["plan", .. args, "--set", "phi_directories=/srv/drop"]);
+        Assert.That(drop.ExitCode, Is.EqualTo(1), drop.ToString());
+        Assert.That(drop.Error, Does.Contain("/srv/drop is writable by everyone"));
+
+        Directory.CreateDirectory(Root.Map("/usr/local/bin"));
+        File.SetUnixFileMode(Root.Map("/usr/local/bin"), (UnixFileMode)Convert.ToInt32("777", 8));
+        var program = await Harden(["plan", .. args, "--set", "drift_check_program=/usr/local/bin/harden"]);
+        Assert.That(program.ExitCode, Is.EqualTo(1), program.ToString());
+        Assert.That(program.Error, Does.Contain("/usr/local/bin is owned by uid 0 with mode 0777"));
+
+        // A path written with extra slashes is the same folder, normalised, and accepted.
+        var normal = await Harden(["plan", "--format", "json", .. args, "--set", "phi_directories=/var/data//phi/"]);
+        Assert.That(normal.ExitCode, Is.Zero, normal.ToString());
+        Assert.That(normal.Out, Does.Contain("\"dir:/var/data/phi\"").Or.Contain("dir:/var/data/phi"));
+    }
 }

@@ -24,6 +24,14 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
     /// <summary>How long package commands wait for another process's apt/dpkg lock (apply --package-lock-timeout).</summary>
     public TimeSpan PackageLockTimeout { get; init; } = AptLock.DefaultTimeout;
 
+    /// <summary>How long one validator, handler or verification may run before the step fails (apply --program-timeout).</summary>
+    public TimeSpan ProgramTimeout { get; init; } = DefaultProgramTimeout;
+
+    public static readonly TimeSpan DefaultProgramTimeout = TimeSpan.FromMinutes(30);
+
+    /// <summary>The runner for checks and handlers: bounded, with progress (see <see cref="BoundedRunner"/>).</summary>
+    private BoundedRunner Checks => new(runner, ProgramTimeout, report);
+
     private HostEffects Effects(RunJournal journal) => new(root, runner, journal, report, retryDelay, PackageLockTimeout, time);
 
     /// <summary>
@@ -153,7 +161,7 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
     private async Task ValidateStagedAsync(Plan plan, RunJournal journal, CancellationToken ct)
     {
         if (plan.Validators.Contains(Planner.SshdValidator)) EnsurePrivilegeSeparationDirectory();
-        var staged = new StagedConfig(root, runner, report);
+        var staged = new StagedConfig(root, Checks, report);
         if (await staged.CheckAsync(plan.Changes, $"{RunJournal.RunsDirectory}/{journal.RunId}/stage", ct) is { } failure)
             throw new StepFailedException(failure);
     }
@@ -180,7 +188,7 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
             report($"  $ {CliWrapCommandRunner.Display(argv)}   (handler {handler.Id})");
             // A handler changes the host (augenrules --load, pam-auth-update): let it finish on a stop request.
             CommandResult result;
-            using (var grace = StopGrace.For(ct)) result = await runner.RunAsync(argv, grace.Token);
+            using (var grace = StopGrace.For(ct)) result = await Checks.RunAsync(argv, grace.Token);
             if (result.Succeeded) continue;
             var message = $"handler {handler.Id} ({CliWrapCommandRunner.Display(handler.Argv)}) failed (exit {result.ExitCode}): {result.Message}{QuoteFailedLine(result.Message)}";
             if (failOnError) throw new StepFailedException(message);
@@ -202,7 +210,7 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
     private async Task<bool> AuditImmutableAsync(IEnumerable<PlannedHandler> handlers, CancellationToken ct)
     {
         if (!root.IsLive || !handlers.Any(IsAuditLoad)) return false;
-        var status = await runner.RunAsync(["auditctl", "-s"], ct);
+        var status = await Checks.RunAsync(["auditctl", "-s"], ct);
         return status.Succeeded && ImmutableAudit().IsMatch(status.StandardOutput);
     }
 
@@ -210,7 +218,7 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
     {
         if (!root.IsLive || !handlers.Any(IsAuditLoad)) return null;
         var immutable = await AuditImmutableAsync(handlers, ct);
-        var loaded = await runner.RunAsync(["auditctl", "-l"], ct);
+        var loaded = await Checks.RunAsync(["auditctl", "-l"], ct);
         if (!loaded.Succeeded) throw new StepFailedException($"auditctl -l failed (exit {loaded.ExitCode}): {loaded.Message}");
         var file = HostReader.ReadFile(root, AuditKernelResource.CompiledRules);
         var compiled = AuditKernelResource.Rules(file.Exists ? System.Text.Encoding.UTF8.GetString(file.Content) : "");
@@ -271,7 +279,7 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
         var expected = plan.Expected.Count(e => e.Source == Planner.SshdValidator);
         if (expected == 0 || !plan.Pending.Any(c => c.Resource is { } r && Planner.IsSshd(r))) return;
         EnsurePrivilegeSeparationDirectory();
-        var mismatches = (await SshdEffective.ReadAsync(runner, plan, ct)).Where(s => !s.Satisfied).Select(s => s.Describe()).ToList();
+        var mismatches = (await SshdEffective.ReadAsync(Checks, plan, ct)).Where(s => !s.Satisfied).Select(s => s.Describe()).ToList();
         if (mismatches.Count > 0)
             throw new StepFailedException("sshd -T disagrees with the profile: " + string.Join("; ", mismatches));
         report($"  verified {expected} sshd settings with sshd -T{(plan.SshdConnections.IsEmpty ? "" : $" globally and for {plan.SshdConnections.Length} Match block(s)")}");

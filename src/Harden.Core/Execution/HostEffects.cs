@@ -34,6 +34,15 @@ public interface IHostEffects
     /// <summary>The missing folders above a path, made 0755 root:root; returns those it made, outermost first.</summary>
     IReadOnlyList<string> CreateParents(string path);
 
+    /// <summary>The folders that do not exist yet on the way to <paramref name="path"/> (itself included when <paramref name="self"/>), outermost first.</summary>
+    IReadOnlyList<string> MissingFolders(string path, bool self = false);
+
+    /// <summary>
+    /// Records in the journal, durably, what a step is about to make (folders) before it makes it, so
+    /// a kill between the two leaves nothing rollback does not know of.
+    /// </summary>
+    void Intend(Resources.Address address, ImmutableSortedDictionary<string, string> after);
+
     /// <summary>Permission bits of an existing file or folder (never a link); false when it is not there.</summary>
     bool SetMode(string path, UnixFileMode mode);
 
@@ -83,6 +92,30 @@ public sealed class HostEffects(HostRoot root, ICommandRunner runner, RunJournal
     }
 
     public IReadOnlyList<string> CreateParents(string path) => root.CreateParents(path);
+
+    public IReadOnlyList<string> MissingFolders(string path, bool self = false)
+    {
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var missing = new List<string>();
+        for (var i = 1; i <= parts.Length - (self ? 0 : 1); i++)
+        {
+            var folder = "/" + string.Join('/', parts.Take(i));
+            Entry entry;
+            try
+            {
+                entry = root.Stat(folder);
+            }
+            catch (PathBlockedException)
+            {
+                break;
+            }
+            if (entry.Kind == EntryKind.Missing) missing.Add(folder);
+        }
+        return missing;
+    }
+
+    public void Intend(Resources.Address address, ImmutableSortedDictionary<string, string> after) =>
+        journal.SetStep(address, EntryStep.Pending, after);
 
     public bool SetMode(string path, UnixFileMode mode) => root.Files.SetMode(HostRoot.Relative(path), mode);
 

@@ -256,10 +256,11 @@ public sealed class RunJournal
                 $"Check that nobody changed them, then fix with: chown -R root:root {root.Map(StateDirectory)} && chmod -R go-rwx {root.Map(StateDirectory)}");
     }
 
-    /// <summary>The files whose backup copy in the run folder no longer has the digest the signed journal recorded (or is gone).</summary>
+    /// <summary>The files whose backup copy in the run folder no longer has the digest the signed journal recorded.</summary>
     public IReadOnlyList<string> TamperedBackups() =>
         [.. Record.Backups.Where(b => b.Existed && b.Copy is not null)
-            .Where(b => ReadCopy(b.Copy) is not { } bytes || FileState.Digest(bytes) != b.Sha256).Select(b => b.Path)];
+            // A copy that is gone is reported by its own restore (with the fix); one that is there must be what harden wrote.
+            .Where(b => ReadCopy(b.Copy) is { } bytes && FileState.Digest(bytes) != b.Sha256).Select(b => b.Path)];
 
     public static (List<RunJournal> Valid, List<string> Refused) Scan(HostRoot root)
     {

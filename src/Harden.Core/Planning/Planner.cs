@@ -26,10 +26,25 @@ public static class Planner
             .Concat(desired.ActiveModules.Any(m => m.Verify == AppArmorProfiles.Verifier) ? AppArmorProfiles.Needs : [])
             .Concat(desired.ActiveModules.Any(m => m.Verify == HomeVerifier) ? [new HostQuery(HostQueryKind.HumanHomes, "")] : [])
             .Concat(desired.ActiveModules.SelectMany(m => m.Handlers).Select(h => desired.Profile.Handlers[h].RequiresPath).OfType<string>()
-                .Select(p => new HostQuery(HostQueryKind.Entry, p)));
+                .Select(p => new HostQuery(HostQueryKind.Entry, p)))
+            .Concat(RolePaths(desired).SelectMany(r => PathRoles.Chain(r.Path)).Select(p => new HostQuery(HostQueryKind.Entry, p)));
+
+    /// <summary>Every path a variable with a role names, with the role.</summary>
+    private static IEnumerable<(PathRole Role, string Path, string Variable)> RolePaths(DesiredState desired) =>
+        desired.Profile.Variables.Where(v => v.Role is not null && desired.Variables.ContainsKey(v.Name)).SelectMany(v => desired.Variables[v.Name] switch
+        {
+            VariableValue.List list => list.Items.Select(p => (v.Role!.Value, p, v.Name)),
+            VariableValue.Text { Value.Length: > 0 } text => [(v.Role!.Value, text.Value, v.Name)],
+            _ => [],
+        });
 
     public static Plan Create(DesiredState desired, HostSnapshot host)
     {
+        foreach (var (role, path, variable) in RolePaths(desired))
+        {
+            if (PathRoles.HostRefusal(role, path, host.EntryAt) is { } why)
+                throw new HardenException($"variable '{variable}': {why}; nothing was changed");
+        }
         var warnings = ImmutableArray.CreateBuilder<string>();
         foreach (var refused in host.RefusedRuns) warnings.Add($"ignoring run state {refused}");
         if (host.UnfinishedRun is { } run)

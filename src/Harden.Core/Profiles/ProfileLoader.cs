@@ -145,17 +145,17 @@ public sealed class ProfileLoader(IProfileSource source)
 /// <summary>A variable as one profile document states it; fields left null are inherited.</summary>
 internal sealed record VariableSpec(
     string Name, string Origin, int Line, VariableType? Type, string? Default, string? Description,
-    long? Min, long? Max, bool? Optional)
+    long? Min, long? Max, bool? Optional, PathRole? Role = null)
 {
     public VariableSpec OverriddenBy(VariableSpec child) => new(
         Name, child.Origin, child.Line, child.Type ?? Type, child.Default ?? Default,
-        child.Description ?? Description, child.Min ?? Min, child.Max ?? Max, child.Optional ?? Optional);
+        child.Description ?? Description, child.Min ?? Min, child.Max ?? Max, child.Optional ?? Optional, child.Role ?? Role);
 
     public VariableDefinition Build()
     {
         if (Type is not { } type)
-            throw new HardenException($"{Origin}:{Line}: variable '{Name}' has no type (string, int, bool, host, port, names, path, paths, networks, ports, mode)");
-        var definition = new VariableDefinition(Name, type, null, Description ?? "", Min, Max, Optional ?? false);
+            throw new HardenException($"{Origin}:{Line}: variable '{Name}' has no type (string, int, bool, host, port, names, path, paths, networks, ports, mode, time)");
+        var definition = new VariableDefinition(Name, type, null, Description ?? "", Min, Max, Optional ?? false) { Role = Role };
         if (Default is null)
             return definition;
         try
@@ -214,11 +214,11 @@ internal sealed record ProfileDocument(
                 if (varName.StartsWith("harden_", StringComparison.Ordinal))
                     throw r.Error(key, $"variable name '{varName}' is reserved: names starting with harden_ are harden's own (harden_profile, harden_settings)");
                 var v = r.Expect<YamlMappingNode>(value, $"variable '{varName}'");
-                r.OnlyKeys(v, "type", "default", "description", "min", "max", "optional");
+                r.OnlyKeys(v, "type", "default", "description", "min", "max", "optional", "role");
                 VariableType? type = r.OptionalScalar(v, "type") is { } t
                     ? Enum.TryParse<VariableType>(t, ignoreCase: true, out var parsed) && t.All(char.IsLower)
                         ? parsed
-                        : throw r.Error(v, $"variable '{varName}': unknown type '{t}' (string, int, bool, host, port, names, path, paths, networks, ports, mode)")
+                        : throw r.Error(v, $"variable '{varName}': unknown type '{t}' (string, int, bool, host, port, names, path, paths, networks, ports, mode, time)")
                     : null;
                 string? def = v.Children.TryGetValue(new YamlScalarNode("default"), out var d)
                     ? d switch
@@ -227,9 +227,13 @@ internal sealed record ProfileDocument(
                         _ => r.Scalar(d),
                     }
                     : null;
+                PathRole? role = r.OptionalScalar(v, "role") is { } ro
+                    ? Enum.TryParse<PathRole>(ro, ignoreCase: true, out var pr) && ro.All(char.IsLower) ? pr
+                        : throw r.Error(v, $"variable '{varName}': unknown role '{ro}' (data, output, program)")
+                    : null;
                 variables.Add(new VariableSpec(varName, origin, (int)key.Start.Line, type, def,
                     r.OptionalScalar(v, "description"), r.OptionalLong(v, "min"), r.OptionalLong(v, "max"),
-                    r.OptionalBool(v, "optional")));
+                    r.OptionalBool(v, "optional"), role));
             }
         }
 

@@ -7,6 +7,9 @@ namespace Harden.Profiles;
 /// <summary>Time: a time of day as systemd's OnCalendar and unattended-upgrades read it (HH:MM or HH:MM:SS).</summary>
 public enum VariableType { String, Int, Bool, Host, Port, Names, Path, Paths, Networks, Ports, Mode, Time }
 
+/// <summary>What a path variable names, which decides where it may point (see <see cref="PathRoles"/>).</summary>
+public enum PathRole { Data, Output, Program }
+
 /// <summary>A typed profile variable: the single place where user input becomes trusted.</summary>
 public sealed partial record VariableDefinition(
     string Name,
@@ -17,6 +20,9 @@ public sealed partial record VariableDefinition(
     long? Max = null,
     bool Optional = false)
 {
+    /// <summary>For path variables: what the path names (a data folder, an output file, a program), checked by <see cref="PathRoles"/>.</summary>
+    public PathRole? Role { get; init; }
+
     /// <summary>Parses a raw string (from --set or YAML) into a checked value, or throws with a reason.</summary>
     public VariableValue Parse(string raw)
     {
@@ -54,12 +60,17 @@ public sealed partial record VariableDefinition(
                 if (raw.Length == 0 && Optional) return new VariableValue.Text("");
                 if (!IsAbsolutePath(raw))
                     throw Invalid(raw, "is not an absolute path without '..' (letters, digits, . _ - / only)");
-                return new VariableValue.Text(raw);
+                var path = Host.SafePath.Normalize(raw);
+                if (Role is { } role && PathRoles.Refusal(role, path) is { } why) throw Invalid(raw, why);
+                return new VariableValue.Text(path);
             case VariableType.Paths:
                 var paths = raw.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
                 if (paths.FirstOrDefault(p => !IsAbsolutePath(p)) is { } bad)
                     throw Invalid(raw, $"has '{bad}', which is not an absolute path without '..' (letters, digits, . _ - / only)");
                 if (paths.Length == 0 && !Optional) throw Invalid(raw, "needs at least one path");
+                paths = [.. paths.Select(Host.SafePath.Normalize)];
+                if (Role is { } roles && paths.Select(p => (p, Why: PathRoles.Refusal(roles, p))).FirstOrDefault(x => x.Why is not null) is { Why: { } refused } hit)
+                    throw Invalid(raw, $"has '{hit.p}', which {refused}");
                 return new VariableValue.List([.. paths]);
             case VariableType.Names:
                 var items = raw.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);

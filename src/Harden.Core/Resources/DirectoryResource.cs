@@ -37,6 +37,8 @@ public sealed class DirectoryResource(string module, string path, string owner, 
     public Task<ImmutableSortedDictionary<string, string>?> ApplyAsync(Change change, IHostEffects fx, CancellationToken ct)
     {
         var (uid, gid) = fx.ResolveOwner(owner, group);
+        // Journalled before they are made: a kill in between still leaves rollback knowing of them.
+        if (fx.MissingFolders(path, self: true) is { Count: > 0 } missing) fx.Intend(Address, change.After!.Add("created", string.Join(':', missing)));
         var created = fx.EnsureDirectory(path, mode, uid, gid);
         fx.Report(created.Count > 0 ? $"  + created {string.Join(", ", created)}" : $"  ~ set {path} to {Planner.Octal(mode)} {owner}:{group}");
         // Parents it had to create are remembered, so restore can take them away again if still empty.
@@ -52,18 +54,22 @@ public sealed class DirectoryResource(string module, string path, string owner, 
         var path = entry.Address.Key;
         var state = fx.ReadDirectory(path);
         if (state.Symlink is { } link) return Task.FromResult(TextFile.Kept(path, $"is now a symlink ({link}); not followed"));
-        if (!state.Exists) return Task.FromResult(RestoreOutcome.Nothing);
         if (entry.Before is null)
         {
+            // A run killed part-way may have made only the outer folders of those it journalled.
             var created = entry.After.Get("created") is { Length: > 0 } c ? c.Split(':') : [path];
+            var removed = false;
             foreach (var dir in created.Reverse())
             {
+                if (fx.ReadDirectory(dir) is not { Exists: true }) continue;
                 if (!fx.RemoveEmptyDirectory(dir))
-                    return Task.FromResult(new RestoreOutcome(false, Note: $"{dir} is not empty; left in place"));
+                    return Task.FromResult(new RestoreOutcome(removed, Note: $"{dir} is not empty; left in place"));
                 fx.Report($"  removed {dir}");
+                removed = true;
             }
-            return Task.FromResult(RestoreOutcome.Done);
+            return Task.FromResult(removed ? RestoreOutcome.Done : RestoreOutcome.Nothing);
         }
+        if (!state.Exists) return Task.FromResult(RestoreOutcome.Nothing);
         var now = State.Of(("mode", Planner.Octal(state.Mode)), ("owner", OwnerName(fx, state.Uid)), ("group", GroupName(fx, state.Gid)));
         if (State.Describe(now, entry.Before) is { Length: 0 }) return Task.FromResult(RestoreOutcome.Nothing);
         if (!force && entry.After is { } after && State.Describe(after, now) is { Length: > 0 } since)

@@ -81,7 +81,9 @@ public sealed class FileResource(string module, string path, string content, Uni
     public Task<ImmutableSortedDictionary<string, string>?> ApplyAsync(Change change, IHostEffects fx, CancellationToken ct)
     {
         var (uid, gid) = fx.ResolveOwner(owner, group);
-        // Folders made for a new drop-in (journald.conf.d) are remembered, so restore can take them away again.
+        // Folders made for a new drop-in (journald.conf.d) are journalled before they are made, so a
+        // restore (after a kill between the two too) takes them away again.
+        if (fx.MissingFolders(path) is { Count: > 0 } missing) fx.Intend(Address, change.After!.Add("created", string.Join(':', missing)));
         var created = fx.CreateParents(path);
         fx.WriteFile(path, Encoding.UTF8.GetBytes(content), mode, uid, gid);
         return Task.FromResult<ImmutableSortedDictionary<string, string>?>(created.Count > 0 ? change.After!.Add("created", string.Join(':', created)) : change.After);
@@ -91,7 +93,7 @@ public sealed class FileResource(string module, string path, string content, Uni
     public static Task<RestoreOutcome> RestoreAsync(JournalEntry entry, IHostEffects fx, bool force, CancellationToken ct)
     {
         var path = entry.Address.Key;
-        if (fx.Backup(path) is not { } backup) return Task.FromResult(RestoreOutcome.Nothing);
+        if (fx.Backup(path) is not { } backup) return Task.FromResult(RemoveCreatedFolders(entry, fx) ? RestoreOutcome.Done : RestoreOutcome.Nothing);
         var now = fx.ReadFile(path);
         if (now.Symlink is { } link) return Task.FromResult(TextFile.Kept(path, $"is now a symlink ({link}); not followed, restore it by hand"));
         if (now.Special is { } what) return Task.FromResult(TextFile.Kept(path, $"is now {what}; left alone, restore it by hand"));
@@ -118,12 +120,7 @@ public sealed class FileResource(string module, string path, string content, Uni
         {
             fx.DeleteFile(path);
             fx.Report($"  removed {path}");
-            // Innermost first; a folder something else has put files in since stays.
-            foreach (var dir in (entry.After.Get("created") is { Length: > 0 } c ? c.Split(':') : []).Reverse())
-            {
-                if (!fx.RemoveEmptyDirectory(dir)) break;
-                fx.Report($"  removed {dir}");
-            }
+            RemoveCreatedFolders(entry, fx);
             return Task.FromResult(RestoreOutcome.Done);
         }
         var bytes = fx.ReadCopy(backup.Copy)
@@ -133,5 +130,19 @@ public sealed class FileResource(string module, string path, string content, Uni
         fx.WriteFile(path, bytes, Planner.ParseOctal(backup.Mode), backup.Uid, backup.Gid);
         fx.Report($"  restored {path}");
         return Task.FromResult(RestoreOutcome.Done);
+    }
+
+    /// <summary>The folders the run made for the file, innermost first; one something else has put files in since stays.</summary>
+    private static bool RemoveCreatedFolders(JournalEntry entry, IHostEffects fx)
+    {
+        var removed = false;
+        foreach (var dir in (entry.After.Get("created") is { Length: > 0 } c ? c.Split(':') : []).Reverse())
+        {
+            if (fx.ReadDirectory(dir) is not { Exists: true }) continue;
+            if (!fx.RemoveEmptyDirectory(dir)) break;
+            fx.Report($"  removed {dir}");
+            removed = true;
+        }
+        return removed;
     }
 }
