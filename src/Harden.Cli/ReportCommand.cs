@@ -13,14 +13,16 @@ internal static class ReportCommand
         var format = new Option<string>("--format") { Description = "html (one self-contained page) or json", DefaultValueFactory = _ => "html" };
         format.AcceptOnlyFromAmong("html", "json");
         var outFile = new Option<string?>("--out") { Description = "Write the report to FILE (whole or not at all) instead of stdout", HelpName = "FILE" };
+        var keepNewest = new Option<bool>("--keep-newest") { Description = "When a host's report is given more than once, keep its newest (by check time) instead of refusing" };
         var merge = new Command("merge", "Merge many hosts' check reports into one fleet report (hosts × HIPAA sections). Exit 0: every host passes; 2: a host has a failing control; 1: error")
         {
-            files, format, outFile,
+            files, format, outFile, keepNewest,
         };
         merge.SetAction((r, ct) => io.GuardAsync(() =>
         {
             var paths = r.GetValue(files)!;
-            var reports = paths.Select(p => (p, FleetReport.Read(p))).ToList();
+            var reports = FleetReport.OnePerHost([.. paths.Select(p => (p, FleetReport.Read(p)))], r.GetValue(keepNewest),
+                line => io.Error.WriteLine($"harden: {line}"));
             var fleet = FleetReport.Merge(reports, Workflow.ToolVersion, DateTimeOffset.UtcNow);
             var text = r.GetValue(format) == "json" ? FleetViews.Json(fleet) : FleetViews.Html(fleet);
             if (r.GetValue(outFile) is { } path)

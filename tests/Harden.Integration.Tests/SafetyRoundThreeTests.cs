@@ -222,4 +222,49 @@ public sealed class SafetyRoundThreeTests : RootTest
         Assert.That(normal.ExitCode, Is.Zero, normal.ToString());
         Assert.That(normal.Out, Does.Contain("\"dir:/var/data/phi\"").Or.Contain("dir:/var/data/phi"));
     }
+
+    /// <summary>report merge reads each report as strictly as its schema: nulls, unknown or repeated keys and a host given twice are refused, never merged, never a stack trace.</summary>
+    [Test]
+    public async Task Report_merge_refuses_reports_that_break_the_schema_and_the_same_host_twice()
+    {
+        await WithOperatorAsync();
+        var dir = Directory.CreateTempSubdirectory("harden-merge-");
+        try
+        {
+            var good = Path.Combine(dir.FullName, "db.json");
+            await Harden(["check", "--format", "json", "--out", good, "--root", Root.Path, "--set", "ssh_allow_members=alice"]);
+            var text = await File.ReadAllTextAsync(good);
+            var id = System.Text.Json.JsonDocument.Parse(text).RootElement.GetProperty("controls")[0].GetProperty("id").GetString()!;
+            var broken = new Dictionary<string, string>
+            {
+                ["null-id.json"] = text.Replace($"\"id\": \"{id}\"", "\"id\": null"),
+                ["null-host.json"] = System.Text.RegularExpressions.Regex.Replace(text, "\"host\": \"[^\"]*\"", "\"host\": null"),
+                ["unknown-key.json"] = text.Replace("\"controls\":", "\"surprise\": 1, \"controls\":"),
+                // The same key twice: the last would win, so a failing control could be merged as passing.
+                ["duplicate-key.json"] = text.Replace("\"status\": \"fail\"", "\"status\": \"fail\", \"status\": \"pass\""),
+            };
+            foreach (var (name, content) in broken)
+            {
+                Assert.That(content, Is.Not.EqualTo(text), $"{name} differs from the report");
+                var file = Path.Combine(dir.FullName, name);
+                await File.WriteAllTextAsync(file, content);
+                var merge = await Harden("report", "merge", good, file, "--format", "json");
+                Assert.That(merge.ExitCode, Is.EqualTo(1), $"{name}: {merge}");
+                Assert.That(merge.Error, Does.Contain(name).And.Not.Contain("   at "), name);
+            }
+
+            var copy = Path.Combine(dir.FullName, "db-again.json");
+            File.Copy(good, copy);
+            var twice = await Harden("report", "merge", good, copy, "--format", "json");
+            Assert.That(twice.ExitCode, Is.EqualTo(1), twice.ToString());
+            Assert.That(twice.Error, Does.Contain("would be counted twice"));
+            var newest = await Harden("report", "merge", good, copy, "--format", "json", "--keep-newest");
+            Assert.That(newest.ExitCode, Is.EqualTo(2), newest.ToString());
+            Assert.That(System.Text.Json.JsonDocument.Parse(newest.Out).RootElement.GetProperty("hosts").GetInt32(), Is.EqualTo(1));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
 }

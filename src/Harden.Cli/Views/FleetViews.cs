@@ -12,6 +12,15 @@ public static class FleetViews
     public static string Html(FleetReport report)
     {
         static string E(string s) => HtmlCheckView.E(s);
+        // Two file names can make the same anchor (a/b.json and a-b.json): each host gets its own, numbered when it would clash.
+        var anchors = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var file in report.HostReports.Select(h => h.File).Distinct())
+        {
+            var anchor = HtmlCheckView.Anchor(file);
+            var unique = anchor;
+            for (var n = 2; anchors.ContainsValue(unique); n++) unique = $"{anchor}-{n}";
+            anchors[file] = unique;
+        }
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
         sb.Append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n");
@@ -26,7 +35,7 @@ public static class FleetViews
         sb.Append("</tr></thead><tbody>\n");
         foreach (var host in report.HostReports.OrderByDescending(h => h.Counts.Fail).ThenBy(h => h.Host, StringComparer.Ordinal))
         {
-            sb.Append(CultureInfo.InvariantCulture, $"<tr><td><a href=\"#h-{HtmlCheckView.Anchor(host.File)}\">{E(host.Host)}</a></td><td>{E(host.Profile)}</td><td class=\"n pass\">{host.Counts.Pass}</td><td class=\"n fail\">{host.Counts.Fail}</td>");
+            sb.Append(CultureInfo.InvariantCulture, $"<tr><td><a href=\"#h-{anchors[host.File]}\">{E(host.Host)}</a></td><td>{E(host.Profile)}</td><td class=\"n pass\">{host.Counts.Pass}</td><td class=\"n fail\">{host.Counts.Fail}</td>");
             foreach (var s in report.Sections)
             {
                 var status = host.Sections.FirstOrDefault(x => x.Section == s.Section)?.Status ?? ControlStatus.NotApplicable;
@@ -44,7 +53,7 @@ public static class FleetViews
         foreach (var host in report.HostReports)
         {
             var css = host.Counts.Fail == 0 ? "pass" : "fail";
-            sb.Append(CultureInfo.InvariantCulture, $"<section class=\"control is-{css}\" id=\"h-{HtmlCheckView.Anchor(host.File)}\"><header><span class=\"badge {css}\">{css}</span><h3>{E(host.Host)}</h3></header>");
+            sb.Append(CultureInfo.InvariantCulture, $"<section class=\"control is-{css}\" id=\"h-{anchors[host.File]}\"><header><span class=\"badge {css}\">{css}</span><h3>{E(host.Host)}</h3></header>");
             sb.Append(CultureInfo.InvariantCulture, $"<div class=\"cite\">{E(host.Platform)} · profile {E(host.Profile)} · checked {host.Time.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture)} · from {E(host.File)}</div>");
             sb.Append(CultureInfo.InvariantCulture, $"<div>{host.Counts.Pass} passed, {host.Counts.Fail} failed, {host.Counts.Manual} to review, {host.Counts.NotApplicable} not applicable{(host.Failing.IsEmpty ? "" : $"; failing: {E(string.Join(", ", host.Failing))}")}</div></section>\n");
         }

@@ -54,13 +54,40 @@ public sealed record FleetReport(
         return new FleetReport(CurrentFormatVersion, tool, now, hosts.Length, hosts.Count(h => h.Counts.Fail == 0), sections, hosts);
     }
 
+    /// <summary>
+    /// Reading as strictly as docs/check.schema.json says: a key the schema does not have, a key given
+    /// twice (the last would silently win, and a failing control could be merged as passing), or null
+    /// where the schema wants a string are each refused.
+    /// </summary>
+    private static readonly HardenJson Strict = new(new JsonSerializerOptions(HardenJson.Default.Options)
+    {
+        AllowDuplicateProperties = false,
+        UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow,
+        RespectNullableAnnotations = true,
+    });
+
+    /// <summary>
+    /// Several reports of one host (the same host name and profile): refused, unless <paramref name="keepNewest"/>
+    /// keeps each host's newest by its check time, and says which were dropped.
+    /// </summary>
+    public static IReadOnlyList<(string File, CheckReport Report)> OnePerHost(IReadOnlyList<(string File, CheckReport Report)> reports, bool keepNewest, Action<string> say)
+    {
+        var groups = reports.GroupBy(r => (r.Report.Host, r.Report.Profile)).ToList();
+        if (groups.FirstOrDefault(g => g.Count() > 1) is { } twice && !keepNewest)
+            throw new HardenException($"host {twice.Key.Host} ({twice.Key.Profile}) is in {string.Join(" and ", twice.Select(r => r.File))}: it would be counted twice. " +
+                "Give each host once, or pass --keep-newest to keep each host's newest report");
+        foreach (var g in groups.Where(g => g.Count() > 1))
+            say($"{g.Key.Host}: kept {g.OrderByDescending(r => r.Report.Time).First().File} (newest), left out {string.Join(", ", g.OrderByDescending(r => r.Report.Time).Skip(1).Select(r => r.File))}");
+        return [.. groups.Select(g => g.OrderByDescending(r => r.Report.Time).First())];
+    }
+
     /// <summary>Reads one host's check JSON (bounded, never through a special file), refusing anything that is not one.</summary>
     public static CheckReport Read(string path)
     {
         var bytes = Host.ContainedDirectory.ReadInput(path, 64UL << 20, "check report");
         try
         {
-            var report = JsonSerializer.Deserialize(bytes, HardenJson.Default.CheckReport) ?? throw new HardenException($"check report '{path}' is empty");
+            var report = JsonSerializer.Deserialize(bytes, Strict.CheckReport) ?? throw new HardenException($"check report '{path}' is empty");
             if (report.FormatVersion != CheckReport.CurrentFormatVersion)
                 throw new HardenException($"check report '{path}' has format_version {report.FormatVersion}; this harden reads {CheckReport.CurrentFormatVersion}");
             if (report.Controls.IsDefault || report.Host is null || report.Counts is null)
