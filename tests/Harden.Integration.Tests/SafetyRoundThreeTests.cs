@@ -267,4 +267,51 @@ public sealed class SafetyRoundThreeTests : RootTest
             dir.Delete(recursive: true);
         }
     }
+
+    /// <summary>An evidence run killed mid-way leaves its private staging folder (copies of host files); the next run removes it, and only it.</summary>
+    [Test]
+    public async Task A_killed_evidence_runs_staging_folder_is_removed_by_the_next_run_and_nothing_else()
+    {
+        await WithOperatorAsync();
+        var parent = Directory.CreateTempSubdirectory("harden-evidence-parent-").FullName;
+        var outside = Directory.CreateTempSubdirectory("harden-evidence-outside-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(outside, "keep"), "not harden's\n");
+            // Decoys a careless cleanup would take: a live run's folder, a link dressed as one, one with another mode.
+            var live = Path.Combine(parent, $".other.tmp-{Environment.ProcessId}-0123456789abcdef");
+            Directory.CreateDirectory(live, (UnixFileMode)Convert.ToInt32("700", 8));
+            var link = Path.Combine(parent, ".other.tmp-999999-0123456789abcdef");
+            File.CreateSymbolicLink(link, outside);
+            var loose = Path.Combine(parent, ".other.tmp-999998-0123456789abcdef");
+            Directory.CreateDirectory(loose, (UnixFileMode)Convert.ToInt32("755", 8));
+
+            // A real run, killed as soon as its staging folder holds something.
+            using var killed = new System.Diagnostics.Process { StartInfo = new("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true } };
+            foreach (var a in (string[])[HardenCli.Assembly, "evidence", "--out", Path.Combine(parent, "first"), "--root", Root.Path, "--set", "ssh_allow_members=alice"])
+                killed.StartInfo.ArgumentList.Add(a);
+            killed.Start();
+            string? staging = null;
+            for (var i = 0; i < 600 && staging is null && !killed.HasExited; i++)
+            {
+                staging = Directory.EnumerateDirectories(parent, ".first.tmp-*").FirstOrDefault(d => Directory.EnumerateFiles(d).Any());
+                if (staging is null) await Task.Delay(50);
+            }
+            Assert.That(staging, Is.Not.Null, "the run made its staging folder");
+            killed.Kill();
+            await killed.WaitForExitAsync();
+            Assert.That(Directory.Exists(staging), "a SIGKILL leaves it behind");
+
+            var next = await Harden(["evidence", "--out", Path.Combine(parent, "second"), "--root", Root.Path, "--set", "ssh_allow_members=alice"]);
+            Assert.That(next.ExitCode, Is.Zero, next.ToString());
+            Assert.That(Directory.Exists(staging), Is.False, "the next run removed the killed run's folder");
+            Assert.That(Directory.Exists(live) && Directory.Exists(loose) && File.Exists(Path.Combine(outside, "keep")) && new FileInfo(link).LinkTarget is not null,
+                "a live run's folder, a link and a folder of another mode are left alone");
+        }
+        finally
+        {
+            Directory.Delete(parent, recursive: true);
+            Directory.Delete(outside, recursive: true);
+        }
+    }
 }

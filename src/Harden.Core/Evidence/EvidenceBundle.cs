@@ -34,7 +34,7 @@ public sealed record EvidenceManifest(
 /// never left out. The bundle ends with manifest.json and SHA256SUMS (sha256sum -c verifies it), and
 /// is built in a private temporary folder renamed into place only when whole.
 /// </summary>
-public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
+public sealed partial class EvidenceBundle(HostRoot root, ICommandRunner runner)
 {
     public const string SumsFile = "SHA256SUMS";
     public const string ManifestFile = "manifest.json";
@@ -60,7 +60,9 @@ public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
         if (!Directory.Exists(parent)) throw new HardenException($"the folder {parent} for --out does not exist");
         // A random name made by mkdir itself (which fails on anything already there, a link included):
         // in a shared parent nobody can hand harden a folder of theirs to fill.
-        var staging = System.IO.Path.Combine(parent, $".{System.IO.Path.GetFileName(target)}.tmp-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}");
+        // The process's id is in the name, so a later run can tell a killed run's folder from a live one.
+        RemoveStaleStaging(parent, progress);
+        var staging = System.IO.Path.Combine(parent, $".{System.IO.Path.GetFileName(target)}.tmp-{Environment.ProcessId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}");
         if (Native.TryMkdir(staging, (uint)PrivateFolder) is var errno and not 0)
             throw new HardenException($"cannot create {staging}: {Native.Describe(errno)}");
         try
@@ -92,6 +94,32 @@ public sealed class EvidenceBundle(HostRoot root, ICommandRunner runner)
         {
             Directory.Delete(staging, recursive: true);
             throw;
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\..+\.tmp-([0-9]{1,10})-[0-9a-f]{16}$")]
+    private static partial System.Text.RegularExpressions.Regex StagingName();
+
+    /// <summary>
+    /// Staging folders that killed evidence runs left in <paramref name="parent"/> (copies of host
+    /// files): only harden's own kind (its name pattern, a real folder, never a link, owned by this
+    /// user, mode 0700) whose process is gone. Nothing else is touched, and nothing is followed.
+    /// </summary>
+    private static void RemoveStaleStaging(string parent, Action<string> progress)
+    {
+        // Only root's own staging folders, and only when running as root (the evidence command's normal case).
+        if (!Environment.IsPrivilegedProcess) return;
+        using var dir = Native.TryOpenAt(null, parent, Native.ORdOnly | Native.ODirectory, 0, out _);
+        if (dir is null) return;
+        foreach (var path in Directory.EnumerateDirectories(parent))
+        {
+            var name = System.IO.Path.GetFileName(path);
+            if (StagingName().Match(name) is not { Success: true } m) continue;
+            if (Native.TryStatAt(dir, name, out var stat) != 0 || stat.Type != Native.DirectoryType || stat.Uid != 0 || stat.Mode != PrivateFolder) continue;
+            if (Directory.Exists($"/proc/{m.Groups[1].Value}")) continue;
+            // Directory.Delete removes links inside as links, never what they point to.
+            Directory.Delete(path, recursive: true);
+            progress($"  removed {path}, left by an evidence run that was stopped");
         }
     }
 
