@@ -120,13 +120,16 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
             var why = e is OperationCanceledException || ct.IsCancellationRequested ? "interrupted (SIGINT/SIGTERM)" : e.Message;
             report($"apply failed: {why}");
             report("restoring everything this run changed…");
-            var left = await RestoreAfterFailureAsync(journal, fx);
-            // The journal itself may be what failed (a full disk): the exit code must still tell the truth.
-            if (!TryFinish(journal, left.Count == 0 ? RunState.FailedRestored : RunState.FailedIncomplete, why) && left.Count == 0)
-                left.Add($"the journal of run {journal.RunId} could not be updated (the host itself was restored)");
+            var (left, journalError) = await RestoreAfterFailureAsync(journal, fx);
+            // The journal itself may be what failed (a full disk): the exit code must still tell the truth,
+            // which is the host's state: restored is exit 4 even when the record of it could not be saved.
+            if (!TryFinish(journal, left.Count == 0 ? RunState.FailedRestored : RunState.FailedIncomplete, why)) journalError ??= "the manifest could not be written";
             if (left.Count == 0)
             {
-                throw new HardenException($"apply failed, host restored (run {journal.RunId}): {why}", ExitCodes.ApplyFailedRestored, e);
+                var record = journalError is null ? "" :
+                    $"\nThe host is as before, but run {journal.RunId}'s journal could not record it ({journalError}). " +
+                    $"Free space under {root.Map(RunJournal.StateDirectory)}, then run: harden rollback{RootArg} --run {journal.RunId} (it finds nothing left to restore and closes the run)";
+                throw new HardenException($"apply failed, host restored (run {journal.RunId}): {why}{record}", ExitCodes.ApplyFailedRestored, e);
             }
             throw new HardenException(
                 $"apply failed (run {journal.RunId}): {why}\nThe restore did not finish; still to restore: {string.Join("; ", left)}.\n" +
@@ -297,14 +300,18 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
     /// Undoes a failed run within <see cref="RestoreBudget"/>, whatever signal cut it short. Keeps
     /// going past a resource it cannot restore, and returns what is left (empty when all is back).
     /// </summary>
-    private async Task<List<string>> RestoreAfterFailureAsync(RunJournal journal, HostEffects fx)
+    private async Task<(List<string> Left, string? JournalError)> RestoreAfterFailureAsync(RunJournal journal, HostEffects fx)
     {
         using var budget = new CancellationTokenSource(RestoreBudget);
         var outcome = await RestoreEntriesAsync(journal, fx, force: false, budget.Token, failure: true);
-        return [.. outcome.Failed, .. outcome.Kept.Select(k => k.Kept!)];
+        return ([.. outcome.Failed, .. outcome.Kept.Select(k => k.Kept!)], outcome.JournalError);
     }
 
-    private sealed record Restoration(int Restored, List<RestoreOutcome> Kept, List<string> Notes, List<string> Failed);
+    private sealed record Restoration(int Restored, List<RestoreOutcome> Kept, List<string> Notes, List<string> Failed)
+    {
+        /// <summary>Set when the host was put back but the journal could not record it (a full disk): the host's state is not in doubt, the record is.</summary>
+        public string? JournalError { get; set; }
+    }
 
     /// <summary>
     /// Undoing these can lock someone out while a service still runs with the run's settings
@@ -321,6 +328,18 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
     {
         var result = new Restoration(0, [], [], []);
         var restored = 0;
+        // The resource is back; only the note of it may fail to save (no space for the manifest).
+        void Record(JournalEntry entry, string step)
+        {
+            try
+            {
+                journal.SetStep(entry.Address, step);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                result.JournalError ??= e.Message;
+            }
+        }
         async Task Restore(JournalEntry entry)
         {
             try
@@ -329,12 +348,12 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
                 if (outcome.Kept is not null)
                 {
                     result.Kept.Add(outcome);
-                    journal.SetStep(entry.Address, EntryStep.Kept);
+                    Record(entry, EntryStep.Kept);
                     return;
                 }
                 if (outcome.Note is not null) result.Notes.Add(outcome.Note);
                 if (outcome.Restored) restored++;
-                journal.SetStep(entry.Address, EntryStep.Restored);
+                Record(entry, EntryStep.Restored);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -353,7 +372,7 @@ public sealed partial class Executor(HostRoot root, ICommandRunner runner, TimeP
         // What tools and handlers regenerate goes back last, every time: a second pass (a rollback
         // after a restore that stopped half-way) runs the tools again.
         foreach (var entry in journal.Record.Entries.Where(e => e.Derived).Reverse()) await Restore(entry);
-        return result with { Restored = restored };
+        return result with { Restored = restored, JournalError = result.JournalError };
     }
 
     /// <summary>Undoes a run by inverse steps; what an admin changed since is kept and reported unless forced.</summary>
