@@ -28,6 +28,8 @@ public sealed class ReleaseTests(string suite)
     public async Task Apply_picks_the_profile_verifies_is_idempotent_and_rolls_back_exactly()
     {
         await _root.AddUserAsync("alice", withKey: true);
+        // A password as well as the key: aging applies to passwords (a key-only account has none to age).
+        Assert.That((await _root.ChrootWithInput("alice:Alice-pw-4711\n", "chpasswd")).ExitCode, Is.Zero);
         var args = (string[])["--root", _root.Path, "--set", "ssh_allow_members=alice", "--operator", "alice"];
         var before = await Tree.CaptureAsync(_root.Map("/etc"));
         var version = Regex.Match(_root.ReadText("/usr/lib/os-release"), "(?m)^VERSION_ID=\"?([0-9.]+)").Groups[1].Value;
