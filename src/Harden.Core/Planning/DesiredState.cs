@@ -97,6 +97,7 @@ public sealed partial record DesiredState(
                     Text(f.Group, "group"), f.Validator, f.Sensitive)
                 {
                     KeepOwnersOf = f.KeepOwnersOf,
+                    FillsSshdPorts = f.SshdPorts,
                     KeepOwnersExcept = f.KeepOwnersExceptFrom is { } xv && variables.TryGetValue(xv, out var xs) && xs is VariableValue.List xl ? [.. xl.Items] : [],
                 };
         }

@@ -51,7 +51,7 @@ public static class Planner
             warnings.Add($"run {run} did not finish (the process died mid-run); 'harden rollback --run {run}' restores the host to the state before it");
 
         var (resources, leftOut) = AuditWatches.LeaveOutUnloadable(AuditPrivileged.Expand(
-            [.. desired.Resources.Select(r => r is FileResource { KeepOwnersOf: not null } f ? f.WithJobOwners(host) : r)], host), host);
+            [.. desired.Resources.Select(r => r is FileResource f ? f.WithJobOwners(host).WithSshdPorts(host) : r)], host), host);
         warnings.AddRange(leftOut);
         if (desired.ActiveModules.FirstOrDefault(m => m.Verify == AccountsReview.Verifier) is { } review)
         {

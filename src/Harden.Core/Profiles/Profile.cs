@@ -24,6 +24,9 @@ public sealed record ManagedFile(
 
     /// <summary>The variable naming accounts meant to lose access: their jobs do not keep them listed.</summary>
     public string? KeepOwnersExceptFrom { get; init; }
+
+    /// <summary>The template may write @SSHD_PORTS@, filled at plan time with the ports sshd listens on.</summary>
+    public bool SshdPorts { get; init; }
 }
 
 /// <summary>One key in a file the distribution owns (login.defs, auditd.conf): only that line is edited.</summary>

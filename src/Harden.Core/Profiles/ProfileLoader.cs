@@ -298,7 +298,7 @@ internal sealed record ProfileDocument(
         var files = ImmutableArray.CreateBuilder<ManagedFile>();
         foreach (var f in r.Mappings(m, "files", $"file of module '{id}'"))
         {
-            r.OnlyKeys(f, "path", "template", "mode", "owner", "group", "validate", "sensitive", "keep_owners_of", "keep_owners_except_from");
+            r.OnlyKeys(f, "path", "template", "mode", "owner", "group", "validate", "sensitive", "keep_owners_of", "keep_owners_except_from", "sshd_ports");
             var keepOwnersOf = r.OptionalScalar(f, "keep_owners_of");
             if (keepOwnersOf is not null && keepOwnersOf is not (Access.AccountFactsReader.Crontabs or Access.AccountFactsReader.AtJobs))
                 throw r.Error(f, $"module '{id}': keep_owners_of must be {Access.AccountFactsReader.Crontabs} or {Access.AccountFactsReader.AtJobs}");
@@ -308,6 +308,7 @@ internal sealed record ProfileDocument(
             {
                 KeepOwnersOf = keepOwnersOf,
                 KeepOwnersExceptFrom = r.OptionalScalar(f, "keep_owners_except_from"),
+                SshdPorts = r.OptionalBool(f, "sshd_ports") ?? false,
             });
         }
         var keys = ImmutableArray.CreateBuilder<ManagedKey>();

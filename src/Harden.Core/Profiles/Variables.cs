@@ -36,6 +36,8 @@ public sealed partial record VariableDefinition(
 
         switch (Type)
         {
+            case VariableType.Port when raw.Length == 0 && Optional:
+                return new VariableValue.Text("");
             case VariableType.Int:
             case VariableType.Port:
                 if (!long.TryParse(raw.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n))

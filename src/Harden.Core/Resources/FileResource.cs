@@ -33,6 +33,23 @@ public sealed class FileResource(string module, string path, string content, Uni
 
     public ImmutableArray<string> KeepOwnersExcept { get; init; } = [];
 
+    /// <summary>The content may hold <see cref="SshdPortsMarker"/>, replaced at plan time by the ports sshd listens on.</summary>
+    public bool FillsSshdPorts { get; init; }
+
+    public const string SshdPortsMarker = "@SSHD_PORTS@";
+
+    /// <summary>
+    /// The firewall's SSH rule on the ports sshd really listens on (one port as itself, several as an
+    /// nftables set), so rules and daemon cannot disagree at the next boot. Digits only reach the file.
+    /// </summary>
+    public FileResource WithSshdPorts(HostSnapshot host)
+    {
+        if (!FillsSshdPorts || !content.Contains(SshdPortsMarker, StringComparison.Ordinal)) return this;
+        var ports = Access.FirewallReach.SshdPorts(host).Order().Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var text = content.Replace(SshdPortsMarker, ports.Count == 1 ? ports[0] : $"{{ {string.Join(", ", ports)} }}", StringComparison.Ordinal);
+        return new FileResource(module, path, text, mode, owner, group, validator, sensitive) { KeepOwnersOf = KeepOwnersOf, KeepOwnersExcept = KeepOwnersExcept };
+    }
+
     /// <summary>
     /// The same file with the owners of the jobs in <see cref="KeepOwnersOf"/> listed after the rendered
     /// names, one per line: an allow list must not take cron away from whoever uses it today. Only
