@@ -315,4 +315,32 @@ public sealed class SafetyRoundThreeTests : RootTest
             Directory.Delete(outside, recursive: true);
         }
     }
+
+    /// <summary>
+    /// A data folder laid over the way to someone's keys (a home, a ~/.ssh) leaves it group-writable,
+    /// which sshd's StrictModes refuses: the plan sees that loss and apply refuses; forced, the real
+    /// sshd does refuse the key, as foreseen.
+    /// </summary>
+    [TestCase("alice", "/home/alice/.ssh")]
+    [TestCase("bob", "/home/bob/.ssh")]
+    public async Task A_folder_the_plan_changes_on_the_way_to_a_users_keys_is_seen_as_a_lost_login(string user, string folder)
+    {
+        var args = await WithOperatorAsync("--set", "ssh_allow_members=alice,bob");
+        await Root.AddUserAsync("bob", withKey: false);
+        var key = await LiveSshd.InstallKeyAsync(Root, user);
+        var etc = await EtcAsync();
+
+        var refused = await Harden(["apply", "--yes", .. args, "--set", $"phi_directories={folder}"]);
+        Assert.That(refused.ExitCode, Is.EqualTo(3), refused.ToString());
+        Assert.That(refused.Error, Does.Contain($"{user} (").And.Contain($"the plan leaves {folder} 02770 root:phi-access, which sshd's StrictModes refuses")
+            .And.Contain("keep that folder out of the profile's folder variables"));
+        AssertUnchanged(etc, await EtcAsync());
+
+        var forced = await Harden(["apply", "--yes", "--accept-lockout-risk", .. args, "--set", $"phi_directories={folder}"]);
+        Assert.That(forced.ExitCode, Is.Zero, forced.ToString());
+        await using var sshd = await LiveSshd.StartAsync(Root);
+        var login = await sshd.LoginWithKeyAsync(user, key, "id -un");
+        Assert.That(login.Succeeded, Is.False, $"sshd refuses the key, as the plan said\n{login}");
+        Assert.That(sshd.Log, Does.Contain("bad ownership or modes"));
+    }
 }

@@ -80,7 +80,11 @@ public static class AccessModel
             var groupsAfter = groupsNow.Concat(added.Where(a => a.User == user.Name).Select(a => a.Group)).ToHashSet(StringComparer.Ordinal);
             var keys = host.AuthorizedKeys.GetValueOrDefault(user.Name);
             var (wayNow, _, batchNow) = Ways(now, user, groupsNow, keys, f.Shadow, host.Today);
-            var (wayAfter, whyAfter, batchAfter) = Ways(after, user, groupsAfter, keys, shadowAfter.GetValueOrDefault(user.Name), host.Today);
+            // The folders on the way to its keys, as the plan leaves them: a key sshd cannot reach is no key.
+            var keysAfter = keys is not null && KeysCutOff(plan, host, user, groupsAfter, keys) is { } cut
+                ? keys with { UsableKeys = 0, KeysWithoutStrictModes = 0, Problem = cut }
+                : keys;
+            var (wayAfter, whyAfter, batchAfter) = Ways(after, user, groupsAfter, keysAfter, shadowAfter.GetValueOrDefault(user.Name), host.Today);
             var losesSsh = wayNow is not null && wayAfter is null
                 // Automation lives on key logins without a terminal: losing those is losing access.
                 || f.Kind == AccountKind.Automation && batchNow && !batchAfter;
@@ -137,6 +141,49 @@ public static class AccessModel
         return (string.Join(", ", ways), batch ? null : $"key logins without a terminal are refused: {ShadowEntry.Describe(phase)}", batch);
     }
 
+    /// <summary>
+    /// Why no key file of this account stays readable for sshd after the plan, or null when one does:
+    /// sshd reads authorized_keys as the user, so each folder on the way must still let the user through
+    /// (x for owner, group or others), and StrictModes wants each owned by root or the user and
+    /// writable by neither group nor others. Folder modes, owners and groups come from the plan's own
+    /// changes where it has one (a home folder made 0750, a data folder made 2770 root:phi-access).
+    /// </summary>
+    private static string? KeysCutOff(Plan plan, HostSnapshot host, UserAccount user, IReadOnlySet<string> groups, KeyAccess keys)
+    {
+        if (keys.KeyFiles.IsEmpty) return null;
+        string? firstWhy = null;
+        foreach (var (file, folders) in keys.KeyFiles)
+        {
+            string? why = null;
+            foreach (var (path, mode, uid, gid) in folders)
+            {
+                // In the order apply makes them (a folder's owner and mode, then a cap on its mode): the last word on each wins.
+                var changes = plan.Pending.Where(c => c.Address.Kind is ModeResource.Kind or DirectoryResource.Kind && c.Address.Key == path && c.After is not null).ToList();
+                var change = changes.LastOrDefault();
+                var newMode = changes.LastOrDefault(c => c.After.Get("mode") is not null)?.After.Get("mode") is { } m ? Planner.ParseOctal(m) : mode;
+                var newUid = changes.LastOrDefault(c => c.After.Get("owner") is not null)?.After.Get("owner") is { } o ? host.Users.FirstOrDefault(u => u.Name == o)?.Uid ?? uid : uid;
+                var groupName = changes.LastOrDefault(c => c.After.Get("group") is not null)?.After.Get("group") ?? host.GroupName(gid);
+                var bits = (int)newMode;
+                var through = newUid == user.Uid ? (bits & 0x40) != 0
+                    : groups.Contains(groupName) ? (bits & 0x8) != 0
+                    : (bits & 0x1) != 0;
+                if (!through)
+                {
+                    why = $"the plan leaves {path} {Planner.Octal(newMode)} {host.OwnerName(newUid)}:{groupName}, which {user.Name} cannot pass through to {file}";
+                    break;
+                }
+                if (change is not null && (newUid != 0 && newUid != user.Uid || (bits & 0x12) != 0))
+                {
+                    why = $"the plan leaves {path} {Planner.Octal(newMode)} {host.OwnerName(newUid)}:{groupName}, which sshd's StrictModes refuses for {file}";
+                    break;
+                }
+            }
+            if (why is null) return null;
+            firstWhy ??= why;
+        }
+        return firstWhy;
+    }
+
     /// <summary>Shadow lines as they will be after the plan's aging change (only min, max and warn change).</summary>
     private static ImmutableDictionary<string, ShadowEntry> ShadowAfter(Plan plan, ImmutableDictionary<string, AccountFacts> facts)
     {
@@ -187,6 +234,8 @@ public static class AccessModel
             return a.Kind == AccountKind.Automation
                 ? $"--set ssh_automation_members={a.Account} (an SSH group of its own, outside the PHI group; --set ssh_allow_members={a.Account} if it is a person)"
                 : $"--set ssh_allow_members={a.Account}";
+        if (why.Contains("the plan leaves", StringComparison.Ordinal))
+            return "keep that folder out of the profile's folder variables (phi_directories, app_directories), so the way to the keys stays as it is";
         if (why.Contains("no usable key", StringComparison.Ordinal) || why.Contains("password login", StringComparison.Ordinal))
             return $"give it a key first (ssh-copy-id {a.Account}@HOST)";
         if (why.Contains("new password", StringComparison.Ordinal) || why.Contains("PAM", StringComparison.Ordinal))

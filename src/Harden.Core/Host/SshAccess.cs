@@ -12,6 +12,9 @@ public sealed record KeyAccess(int UsableKeys, string? Problem)
     /// <summary>Keys sshd would accept with StrictModes off (the file's or a folder's owner or mode would not stop it).</summary>
     public int KeysWithoutStrictModes { get; init; }
 
+    /// <summary>Each file that holds a usable key, with every folder from / down to it as it is now (path, mode, owner, group).</summary>
+    public ImmutableArray<(string File, ImmutableArray<(string Path, UnixFileMode Mode, uint Uid, uint Gid)> Folders)> KeyFiles { get; init; } = [];
+
     public static readonly KeyAccess None = new(0, "has no key in ~/.ssh/authorized_keys");
 }
 
@@ -46,6 +49,7 @@ public static class SshAccess
             var problems = new List<string>();
             var usable = 0;
             var lax = 0;
+            var keyFiles = ImmutableArray.CreateBuilder<(string, ImmutableArray<(string, UnixFileMode, uint, uint)>)>();
             foreach (var pattern in patterns)
             {
                 var path = pattern.Replace("%%", "\u0001", StringComparison.Ordinal).Replace("%h", user.Home.TrimEnd('/'), StringComparison.Ordinal)
@@ -60,6 +64,7 @@ public static class SshAccess
                 }
                 var (good, why) = Keys(Encoding.UTF8.GetString(file.Content));
                 lax += good;
+                if (good > 0) keyFiles.Add((path, Folders(root, path)));
                 if (Unsafe(root, user, path, file) is { } strict)
                 {
                     problems.Add(strict);
@@ -69,9 +74,28 @@ public static class SshAccess
                 if (good == 0) problems.Add($"{path} {why}");
             }
             result[user.Name] = (usable > 0 ? new KeyAccess(usable, null)
-                : new KeyAccess(0, problems.FirstOrDefault() ?? $"has no key in {user.Home.TrimEnd('/')}/.ssh/authorized_keys")) with { KeysWithoutStrictModes = lax };
+                : new KeyAccess(0, problems.FirstOrDefault() ?? $"has no key in {user.Home.TrimEnd('/')}/.ssh/authorized_keys")) with
+                {
+                    KeysWithoutStrictModes = lax,
+                    KeyFiles = keyFiles.ToImmutable(),
+                };
         }
         return result.ToImmutable();
+    }
+
+    /// <summary>Every folder from / down to the one holding <paramref name="path"/>, as it is now; one that cannot be read as a folder ends the list.</summary>
+    private static ImmutableArray<(string, UnixFileMode, uint, uint)> Folders(HostRoot root, string path)
+    {
+        var folders = ImmutableArray.CreateBuilder<(string, UnixFileMode, uint, uint)>();
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < parts.Length; i++)
+        {
+            var folder = "/" + string.Join('/', parts.Take(i));
+            var state = HostReader.ReadDirectory(root, folder);
+            if (!state.Exists) break;
+            folders.Add((folder, state.Mode, state.Uid, state.Gid));
+        }
+        return folders.ToImmutable();
     }
 
     /// <summary>The AuthorizedKeysFile patterns sshd would use: the first global value in the files it reads, else its default.</summary>
