@@ -343,4 +343,34 @@ public sealed class SafetyRoundThreeTests : RootTest
         Assert.That(login.Succeeded, Is.False, $"sshd refuses the key, as the plan said\n{login}");
         Assert.That(sshd.Log, Does.Contain("bad ownership or modes"));
     }
+
+    /// <summary>
+    /// An administrator's own links in /etc/systemd/system: a linked unit file (systemctl refuses to
+    /// enable or disable one, and disable deletes the link) and a unit name linked elsewhere (mask
+    /// refuses). apply converges, the links stay or come back, a second plan is empty, rollback is exact.
+    /// </summary>
+    [Test]
+    public async Task Units_an_administrator_linked_are_enabled_masked_and_rolled_back_around_the_links()
+    {
+        var args = await WithOperatorAsync();
+        Assert.That((await Root.Chroot("systemctl", "disable", "auditd.service")).ExitCode, Is.Zero);
+        File.CreateSymbolicLink(Root.Map("/etc/systemd/system/auditd.service"), "/lib/systemd/system/auditd.service");
+        File.CreateSymbolicLink(Root.Map("/etc/systemd/system/debug-shell.service"), "/lib/systemd/system/reboot.target");
+        var before = await EtcAsync();
+
+        var apply = await Harden(["apply", "--yes", .. args]);
+        Assert.That(apply.ExitCode, Is.Zero, apply.ToString());
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(File.ResolveLinkTarget(Root.Map("/etc/systemd/system/auditd.service"), false)?.ToString(), Is.EqualTo("/lib/systemd/system/auditd.service"), "the administrator's link stays");
+            Assert.That(File.Exists(Root.Map("/etc/systemd/system/multi-user.target.wants/auditd.service")), "auditd is enabled");
+            Assert.That(File.ResolveLinkTarget(Root.Map("/etc/systemd/system/debug-shell.service"), false)?.ToString(), Is.EqualTo("/dev/null"), "debug-shell is masked");
+        }
+        var second = await Harden(["plan", "--detailed-exitcode", .. args]);
+        Assert.That(second.ExitCode, Is.Zero, second.ToString());
+
+        var rollback = await Harden(["rollback", "--yes", "--root", Root.Path]);
+        Assert.That(rollback.ExitCode, Is.Zero, rollback.ToString());
+        AssertUnchanged(before, await EtcAsync());
+    }
 }
