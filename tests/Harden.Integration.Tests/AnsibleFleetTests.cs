@@ -92,7 +92,10 @@ public sealed class AnsibleFleetTests
         {
             var root = await DebianRoot.CreateAsync(suites[i]);
             await root.AddUserAsync("alice", withKey: withKey(i));
-            hosts.Add((suites.Distinct().Count() == suites.Count ? $"host-{suites[i]}" : $"host-{i}", root));
+            var name = suites.Distinct().Count() == suites.Count ? $"host-{suites[i]}" : $"host-{i}";
+            // Each host of a fleet has its own name (roots unpacked from one image share the image's), as report merge requires.
+            await File.WriteAllTextAsync(root.Map("/etc/hostname"), name + "\n");
+            hosts.Add((name, root));
         }
         return new Fleet(hosts, System.IO.Directory.CreateTempSubdirectory("harden-ansible-").FullName);
     }
