@@ -41,8 +41,6 @@ public sealed record Impact(
     ImmutableArray<string> PackagesRemoved,
     ImmutableArray<string> Notes)
 {
-    public static readonly Impact None = new([], [], [], [], []);
-
     public IEnumerable<AccountImpact> UnintendedLosses => Accounts.Where(a => a.Loses && !a.Intended);
 }
 
@@ -192,10 +190,7 @@ public static class AccessModel
         {
             foreach (var (account, value) in change.After!)
             {
-                var p = value.Split(':');
-                if (p.Length != 3 || !after.TryGetValue(account, out var entry)) continue;
-                long? Day(string s) => long.TryParse(s, out var d) ? d : null;
-                after = after.SetItem(account, entry.WithAging(Day(p[0]), Day(p[1]), Day(p[2])));
+                if (after.TryGetValue(account, out var entry)) after = after.SetItem(account, entry.WithAging(value));
             }
         }
         return after;

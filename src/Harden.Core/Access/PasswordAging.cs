@@ -24,13 +24,12 @@ public static class PasswordAging
         // set, a lower maximum can turn "change your password" into "locked"): then only the maximum stays.
         if (decision.Wanted is { } wanted && facts.Shadow is { } shadow)
         {
-            var p = wanted.Split(':');
-            long? Day(string f) => long.TryParse(f, NumberStyles.None, CultureInfo.InvariantCulture, out var d) ? d : null;
-            if (Rank(shadow.WithAging(Day(p[0]), Day(p[1]), Day(p[2])).Phase(today)) > Rank(shadow.Phase(today)))
+            var phase = shadow.WithAging(wanted).Phase(today);
+            if (Rank(phase) > Rank(shadow.Phase(today)))
                 return decision with
                 {
                     Wanted = $"{minDays}:{shadow.Max?.ToString(CultureInfo.InvariantCulture) ?? ""}:{warnDays}",
-                    Note = $"keeps its maximum of {shadow.Max?.ToString(CultureInfo.InvariantCulture) ?? "none"} days: the new {maxDays}-day maximum would {ShadowEntry.Describe(shadow.WithAging(Day(p[0]), Day(p[1]), Day(p[2])).Phase(today))} today (its inactive days have run); it must change its password first",
+                    Note = $"keeps its maximum of {shadow.Max?.ToString(CultureInfo.InvariantCulture) ?? "none"} days: the new {maxDays}-day maximum would {ShadowEntry.Describe(phase)} today (its inactive days have run); it must change its password first",
                 };
         }
         return decision;

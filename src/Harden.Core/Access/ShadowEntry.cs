@@ -58,10 +58,15 @@ public sealed record ShadowEntry(string Name, string Hash, long? LastChange, lon
         return AccountPhase.Allowed;
     }
 
-    /// <summary>The first day pam_unix demands a new password (last change + maximum + 1); null when it never will.</summary>
-    public long? PasswordDueDay => LastChange is { } last && last > 0 && Max is { } max and not -1 ? last + max + 1 : null;
-
-    public ShadowEntry WithAging(long? min, long? max, long? warn) => this with { Min = min, Max = max, Warn = warn };
+    /// <summary>
+    /// The same line with the "min:max:warn" that password aging writes (an empty field is unset, as
+    /// chage's -1); the line itself when the value is not three such fields.
+    /// </summary>
+    public ShadowEntry WithAging(string minMaxWarn)
+    {
+        var p = minMaxWarn.Split(':');
+        return p.Length == 3 ? this with { Min = Day(p[0]), Max = Day(p[1]), Warn = Day(p[2]) } : this;
+    }
 
     public static string Date(long day) => DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + (int)day).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
