@@ -41,6 +41,14 @@ public sealed class AccessModelTests
     }
 
     [Test]
+    public void A_person_with_nopasswd_sudo_is_aged_when_named_as_one()
+    {
+        var admin = new AccountFacts(new UserAccount("ops", 1001, 1001, "/home/ops", "/bin/bash"), Shadow("ops:$y$x:20790:0::7:::"), 1, false, false, true, false);
+        Assert.That(PasswordAging.Decide(admin, 7, 90, 14, 14, Today, listed: false).LeftAlone, Is.True, "NOPASSWD sudo alone reads as automation");
+        Assert.That(PasswordAging.Decide(admin with { NamedPerson = true }, 7, 90, 14, 14, Today, listed: false).Wanted, Is.EqualTo("7:90:14"));
+    }
+
+    [Test]
     public void An_old_password_gets_a_grace_window_that_a_second_run_keeps_and_that_ends()
     {
         var first = PasswordAging.Decide(Facts("carol:$y$x:19723:0::7:::", keys: 0), 7, 90, 14, 14, Today, listed: false);

@@ -127,10 +127,10 @@ public sealed partial record DesiredState(
                 int.TryParse(Text(text, what), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var days) && days <= 99999
                     ? days
                     : throw new HardenException($"module '{id}': account_aging {what} must render to a whole number of days (0..99999)");
-            var extra = aging.ExtraUsersFrom is { } ev && variables.TryGetValue(ev, out var ex) && ex is VariableValue.List el ? el.Items : [];
-            var automation = aging.AutomationFrom is { } av2 && variables.TryGetValue(av2, out var au) && au is VariableValue.List al2 ? al2.Items : [];
-            yield return new AccountAgingResource(id, Days(aging.MinDays, "min_days"), Days(aging.MaxDays, "max_days"), Days(aging.WarnDays, "warn_days"), [.. extra],
-                aging.GraceDays is { } grace ? Days(grace, "grace_days") : 0, [.. automation]);
+            ImmutableArray<string> Names(string? variable) =>
+                variable is not null && variables.TryGetValue(variable, out var v) && v is VariableValue.List list ? list.Items : [];
+            yield return new AccountAgingResource(id, Days(aging.MinDays, "min_days"), Days(aging.MaxDays, "max_days"), Days(aging.WarnDays, "warn_days"),
+                Names(aging.ExtraUsersFrom), aging.GraceDays is { } grace ? Days(grace, "grace_days") : 0, Names(aging.AutomationFrom), Names(aging.PeopleFrom));
         }
         foreach (var s in module.Services) yield return new ServiceResource(id, s.Name, s.State, s.Start);
         if (module.Verify == "auditctl") yield return new AuditKernelResource(id);

@@ -57,7 +57,9 @@ public sealed record ManagedDirectory(string Path, string Owner, string Group, U
 /// </summary>
 /// <param name="GraceDays">Days an account whose password is already too old keeps it (a template; null: none).</param>
 /// <param name="AutomationFrom">The variable naming automation accounts, which aging leaves alone unless listed in ExtraUsersFrom.</param>
-public sealed record ManagedAging(string MinDays, string MaxDays, string WarnDays, string? ExtraUsersFrom, string? GraceDays = null, string? AutomationFrom = null);
+/// <param name="PeopleFrom">The variable naming people (the PHI group's SSH members): a person with NOPASSWD sudo is still aged.</param>
+public sealed record ManagedAging(string MinDays, string MaxDays, string WarnDays, string? ExtraUsersFrom, string? GraceDays = null, string? AutomationFrom = null,
+    string? PeopleFrom = null);
 
 /// <summary>The most an existing file or folder may allow (bits beyond <see cref="MaxMode"/> are removed); a missing one is left alone.</summary>
 public sealed record ManagedPermission(string Path, UnixFileMode MaxMode);

@@ -365,9 +365,9 @@ internal sealed record ProfileDocument(
         ManagedAging? aging = null;
         if (r.Optional<YamlMappingNode>(m, "account_aging") is { } a)
         {
-            r.OnlyKeys(a, "min_days", "max_days", "warn_days", "extra_users_from", "grace_days", "automation_from");
+            r.OnlyKeys(a, "min_days", "max_days", "warn_days", "extra_users_from", "grace_days", "automation_from", "people_from");
             aging = new ManagedAging(r.RequiredScalar(a, "min_days"), r.RequiredScalar(a, "max_days"), r.RequiredScalar(a, "warn_days"),
-                r.OptionalScalar(a, "extra_users_from"), r.OptionalScalar(a, "grace_days"), r.OptionalScalar(a, "automation_from"));
+                r.OptionalScalar(a, "extra_users_from"), r.OptionalScalar(a, "grace_days"), r.OptionalScalar(a, "automation_from"), r.OptionalScalar(a, "people_from"));
         }
         foreach (var package in r.List(m, "packages").Concat(r.List(m, "absent_packages")))
         {

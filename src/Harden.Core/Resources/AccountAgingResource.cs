@@ -20,7 +20,7 @@ namespace Harden.Resources;
 /// <paramref name="graceDays"/> days instead of expiring on the spot.
 /// </remarks>
 public sealed class AccountAgingResource(string module, int minDays, int maxDays, int warnDays, ImmutableArray<string> extraUsers,
-    int graceDays = 0, ImmutableArray<string> automation = default) : IResource
+    int graceDays = 0, ImmutableArray<string> automation = default, ImmutableArray<string> people = default) : IResource
 {
     public const string Kind = "aging";
     private const string Shadow = HostReader.ShadowPath;
@@ -38,7 +38,7 @@ public sealed class AccountAgingResource(string module, int minDays, int maxDays
     /// <summary>Each account aging is considered for (people and the listed ones) with what it gets, as the host has them now.</summary>
     public IReadOnlyList<AgingDecision> Decisions(HostSnapshot host)
     {
-        var facts = AccountFactsReader.Read(host, Automation);
+        var facts = AccountFactsReader.Read(host, Automation, people.IsDefault ? [] : people);
         return [.. host.Users.Where(u => u.IsHuman || extraUsers.Contains(u.Name)).Select(u => u.Name).Distinct().Order(StringComparer.Ordinal)
             .Select(a => PasswordAging.Decide(facts[a], minDays, maxDays, warnDays, graceDays, host.Today, extraUsers.Contains(a)))];
     }
